@@ -1,0 +1,381 @@
+// glustermesh sync SOURCE TARGET: copy new and changed files from a local gluster brick to
+// another DC's volume mounted locally. Bundled to one file with only node: built-ins.
+if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = "16"; // before any async fs call
+
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { acquireLock } from "./lock";
+import { isMountPoint, UNREACHABLE } from "./mount";
+import { isOurTmp } from "./names";
+import { forEachLimit, Semaphore } from "./pool";
+import { human, newSummary, ProgressBar, Summary } from "./progress";
+import { defaultStateFile, loadState, saveState, State, StateEntry } from "./state";
+import { CopyContext, sec, syncFile, TargetUnreachable } from "./copy";
+import { FileEntry, walk } from "./walk";
+
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, LOCKED: 3, UNAVAILABLE: 4 } as const;
+
+const USAGE = `usage: glustermesh sync SOURCE TARGET [--dry-run] [--concurrency N] [--state FILE] [--json] [--require-mount] [--no-fsync]
+  SOURCE           local gluster brick directory
+  TARGET           another DC's volume, mounted locally
+  --dry-run        list what would be copied; change nothing
+  --concurrency N  parallel copies and directory reads (default: number of CPUs)
+  --state FILE     state file (default: /var/lib/glustermesh/sync/<hash of SOURCE+TARGET>.json)
+  --json           print the JSON summary line even on a terminal
+  --require-mount  refuse to run unless TARGET is a mount point
+  --no-fsync       do not fsync copies before renaming them (faster, not crash-safe)
+exit codes: 0 ok, 1 some files failed, 2 usage error, 3 another pass holds the lock, 4 SOURCE or TARGET unavailable`;
+
+export interface Options {
+  source: string;
+  target: string;
+  dryRun: boolean;
+  concurrency: number;
+  state?: string;
+  json: boolean;
+  requireMount: boolean;
+  fsync: boolean;
+}
+
+export interface IO {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+class UsageError extends Error {}
+
+function cpuCount(): number {
+  const o = os as { availableParallelism?: () => number };
+  return Math.max(1, o.availableParallelism ? o.availableParallelism() : os.cpus().length || 1);
+}
+
+export function parseArgs(argv: string[]): Options | "help" {
+  const pos: string[] = [];
+  const o: Options = { source: "", target: "", dryRun: false, concurrency: cpuCount(), json: false, requireMount: false, fsync: true };
+  let onlyPos = false;
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    if (onlyPos || !a.startsWith("--") ) {
+      if (!onlyPos && a.startsWith("-") && a !== "-") throw new UsageError(`unknown option ${a}`);
+      pos.push(a);
+      continue;
+    }
+    if (a === "--") {
+      onlyPos = true;
+      continue;
+    }
+    let val: string | undefined;
+    const eq = a.indexOf("=");
+    if (eq > 0) {
+      val = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const takeValue = () => {
+      if (val !== undefined) return val;
+      if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value`);
+      return argv[++i];
+    };
+    const flag = () => {
+      if (val !== undefined) throw new UsageError(`${a} takes no value`);
+    };
+    switch (a) {
+      case "--help":
+        return "help";
+      case "--dry-run":
+        flag();
+        o.dryRun = true;
+        break;
+      case "--json":
+        flag();
+        o.json = true;
+        break;
+      case "--require-mount":
+        flag();
+        o.requireMount = true;
+        break;
+      case "--no-fsync":
+        flag();
+        o.fsync = false;
+        break;
+      case "--concurrency": {
+        const v = takeValue();
+        if (!/^[0-9]+$/.test(v) || +v < 1 || +v > 256) throw new UsageError(`--concurrency must be an integer from 1 to 256, not "${v}"`);
+        o.concurrency = +v;
+        break;
+      }
+      case "--state": {
+        const v = takeValue();
+        if (v === "") throw new UsageError("--state needs a file name");
+        o.state = path.resolve(v);
+        break;
+      }
+      default:
+        throw new UsageError(`unknown option ${a}`);
+    }
+  }
+  if (pos.length !== 2) throw new UsageError(pos.length < 2 ? "SOURCE and TARGET are required" : `unexpected argument "${pos[2]}"`);
+  if (pos[0] === "" || pos[1] === "") throw new UsageError("SOURCE and TARGET must not be empty");
+  o.source = path.resolve(pos[0]);
+  o.target = path.resolve(pos[1]);
+  const inside = (a: string, b: string) => a === b || a.startsWith(b.endsWith("/") ? b : b + "/");
+  if (inside(o.target, o.source) || inside(o.source, o.target)) throw new UsageError("SOURCE and TARGET must not contain each other");
+  return o;
+}
+
+function preserveList(): string {
+  return process.getuid && process.getuid() === 0 ? "mode,ownership,timestamps" : "mode,timestamps";
+}
+
+// Remove the temporary files an earlier, killed pass of this SOURCE/TARGET left behind.
+// Only names recorded in our journal (so only ours), only while we hold the lock.
+function cleanJournal(journal: string, warn: (m: string) => void): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(journal, "utf8");
+  } catch {
+    return;
+  }
+  for (const p of new Set(text.split("\n"))) {
+    if (p === "" || !path.isAbsolute(p) || !isOurTmp(path.basename(p))) continue;
+    try {
+      fs.rmSync(p, { force: true });
+    } catch (e) {
+      warn(`cannot remove stale temporary file ${p}: ${(e as Error).message}`);
+      return; // keep the journal: try again next pass
+    }
+  }
+  fs.rmSync(journal, { force: true });
+}
+
+export async function main(argv: string[], io: IO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const t0 = Date.now();
+  const err = (m: string) => io.stderr.write(`glustermesh-sync: ${m}\n`);
+  let o: Options;
+  try {
+    const r = parseArgs(argv);
+    if (r === "help") {
+      io.stdout.write(USAGE + "\n");
+      return EXIT.OK;
+    }
+    o = r;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    err(e.message);
+    io.stderr.write(USAGE + "\n");
+    return EXIT.USAGE;
+  }
+
+  // SOURCE must be a readable directory. TARGET is not touched until there is work to do.
+  try {
+    const st = fs.statSync(o.source);
+    if (!st.isDirectory()) {
+      err(`source ${o.source} is not a directory`);
+      return EXIT.UNAVAILABLE;
+    }
+  } catch (e) {
+    err(`source ${o.source} is not available: ${(e as Error).message}`);
+    return EXIT.UNAVAILABLE;
+  }
+  if (o.requireMount) {
+    let mounted = false;
+    try {
+      mounted = isMountPoint(o.target);
+    } catch (e) {
+      err(`cannot read /proc/self/mountinfo: ${(e as Error).message}`);
+      return EXIT.UNAVAILABLE;
+    }
+    if (!mounted) {
+      err(`target ${o.target} is not a mount point; refusing to copy (--require-mount)`);
+      return EXIT.UNAVAILABLE;
+    }
+  }
+
+  const stateFile = o.state ?? defaultStateFile(o.source, o.target);
+  const journal = `${stateFile}.pending`;
+  let release = () => {};
+  let journalFd: number | undefined;
+  if (!o.dryRun) {
+    try {
+      fs.mkdirSync(path.dirname(stateFile), { recursive: true });
+    } catch (e) {
+      err(`cannot create state directory ${path.dirname(stateFile)}: ${(e as Error).message}`);
+      return EXIT.FAILED;
+    }
+    let lock;
+    try {
+      lock = acquireLock(`${stateFile}.lock`);
+    } catch (e) {
+      err(`cannot create lock file ${stateFile}.lock: ${(e as Error).message}`);
+      return EXIT.FAILED;
+    }
+    if (!lock.ok) {
+      err(`another sync of ${o.source} -> ${o.target} is running (${lock.holder}); not starting`);
+      return EXIT.LOCKED;
+    }
+    release = lock.release;
+  }
+  let stopping = "";
+  const onSignal = (sig: string) => {
+    stopping = sig;
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+  try {
+    if (!o.dryRun) cleanJournal(journal, err);
+    const { state: old, warning } = loadState(stateFile, o.source, o.target);
+    if (warning) err(warning);
+
+    const w = await walk(o.source, Math.max(8, o.concurrency * 4));
+    const s: Summary = newSummary();
+    s.skipped += w.skippedLinkFiles + w.skippedInternal;
+    const files = w.files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+    s.seen = files.length;
+    for (const i of w.issues) {
+      if (i.fatal) {
+        s.failed++;
+        err(`failed: ${i.rel}: ${i.reason}`);
+      } else {
+        s.odd++;
+        err(`skipped ${i.rel}: ${i.reason}`);
+      }
+    }
+
+    const next: State = { version: 1, source: o.source, target: o.target, files: Object.create(null) };
+    const todo: FileEntry[] = [];
+    for (const f of files) {
+      const e = old.files[f.rel];
+      if (e && e[0] === sec(f.mtimeMs) && e[1] === f.size) {
+        next.files[f.rel] = e; // unchanged since it was synced: the target is not looked at
+        s.skipped++;
+      } else todo.push(f);
+    }
+
+    let unreachable = "";
+    if (todo.length > 0) {
+      try {
+        const st = fs.statSync(o.target);
+        if (!st.isDirectory()) unreachable = `target ${o.target} is not a directory`;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? "";
+        unreachable =
+          code === "ENOENT" ? `target ${o.target} does not exist` : `target ${o.target} is not reachable: ${(e as Error).message}${UNREACHABLE.has(code) ? " (is the gluster mount alive?)" : ""}`;
+      }
+    }
+
+    let jfd: number | undefined;
+    const ctx: CopyContext = {
+      source: o.source,
+      target: o.target,
+      dryRun: o.dryRun,
+      fsync: o.fsync,
+      preserve: preserveList(),
+      cpSlots: new Semaphore(o.concurrency),
+      journal: (p) => {
+        if (jfd === undefined) jfd = journalFd = fs.openSync(journal, "a", 0o600);
+        fs.writeSync(jfd, p + "\n");
+      },
+      dirs: new Map(),
+    };
+    const bar = !o.json && io.stderr.isTTY && todo.length > 0 && !unreachable ? new ProgressBar(io.stderr, todo.length, s, t0) : undefined;
+    const wouldCopy: string[] = [];
+    if (!unreachable) {
+      // More workers than copy slots: stats, fsyncs and renames overlap with the cp processes.
+      await forEachLimit(todo, o.concurrency * 4, async (f) => {
+        if (unreachable || stopping) return;
+        let r;
+        try {
+          r = await syncFile(ctx, f);
+        } catch (e) {
+          if (e instanceof TargetUnreachable) {
+            if (!unreachable) unreachable = `target ${o.target} is not reachable: ${e.message} (is the gluster mount alive?)`;
+            return;
+          }
+          r = { kind: "failed" as const, reason: (e as Error).message };
+        }
+        if (bar) bar.done++;
+        const rec = (tsec: number, tsize: number) => {
+          next.files[f.rel] = [sec(f.mtimeMs), f.size, tsec, tsize] as StateEntry;
+        };
+        switch (r.kind) {
+          case "copied":
+            s.copied++;
+            s.bytes += r.bytes;
+            rec(r.tsec, r.tsize);
+            break;
+          case "uptodate":
+            s.skipped++;
+            rec(r.tsec, r.tsize);
+            break;
+          case "targetNewer":
+            s.skipped++;
+            s.targetNewer++;
+            break;
+          case "wouldCopy":
+            wouldCopy.push(`would copy ${f.rel} (${r.why === "missing" ? "missing at target" : "newer than target"})`);
+            break;
+          case "changed":
+            s.changed++;
+            err(`changed while copied, will retry next pass: ${f.rel}`);
+            break;
+          case "failed":
+            s.failed++;
+            err(`failed: ${f.rel}: ${r.reason}`);
+            break;
+        }
+      });
+    }
+    bar?.stop();
+    if (journalFd !== undefined) {
+      fs.closeSync(journalFd);
+      journalFd = undefined;
+      fs.rmSync(journal, { force: true }); // every temporary file is renamed or removed by now
+    }
+    if (!o.dryRun && todo.length + Object.keys(old.files).length > 0) {
+      const changedState = todo.length > 0 || Object.keys(old.files).length !== Object.keys(next.files).length;
+      if (changedState) {
+        try {
+          saveState(stateFile, next);
+        } catch (e) {
+          err(`cannot write state file ${stateFile}: ${(e as Error).message}`);
+          s.failed++;
+        }
+      }
+    }
+    s.seconds = Math.round((Date.now() - t0) / 10) / 100;
+    if (o.dryRun) {
+      s.dryRun = true;
+      s.wouldCopy = wouldCopy.length;
+      wouldCopy.sort();
+      for (const l of wouldCopy) io.stdout.write(l + "\n");
+    }
+    if (unreachable) err(unreachable);
+    if (stopping) err(`stopped by ${stopping}`);
+    if (o.json || !io.stderr.isTTY) io.stdout.write(JSON.stringify(s) + "\n");
+    else {
+      io.stderr.write(
+        `${o.dryRun ? `dry run: ${s.wouldCopy} to copy, ` : ""}${s.seen} files seen, ${s.copied} copied (${human(s.bytes)}), ${s.skipped} skipped, ${s.failed} failed` +
+          `${s.changed ? `, ${s.changed} changed while copied` : ""}${s.odd ? `, ${s.odd} odd entries` : ""} in ${s.seconds} s\n`,
+      );
+    }
+    if (unreachable) return EXIT.UNAVAILABLE;
+    return s.failed > 0 || stopping ? EXIT.FAILED : EXIT.OK;
+  } finally {
+    process.removeListener("SIGTERM", onSignal);
+    process.removeListener("SIGINT", onSignal);
+    if (journalFd !== undefined) fs.closeSync(journalFd);
+    release();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`glustermesh-sync: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

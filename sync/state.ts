@@ -1,0 +1,76 @@
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export const DEFAULT_STATE_DIR = "/var/lib/glustermesh/sync";
+
+// What a pass knows about a file it synced: [source mtime s, source size, target mtime s, target size].
+export type StateEntry = [number, number, number, number];
+
+export interface State {
+  version: 1;
+  source: string;
+  target: string;
+  files: Record<string, StateEntry>;
+}
+
+export function defaultStateFile(source: string, target: string): string {
+  const h = crypto.createHash("sha256").update(`${source}\0${target}`).digest("hex").slice(0, 16);
+  return path.join(DEFAULT_STATE_DIR, `${h}.json`);
+}
+
+export function emptyState(source: string, target: string): State {
+  return { version: 1, source, target, files: Object.create(null) };
+}
+
+// A missing state is an empty one. A state for another SOURCE/TARGET pair, or a damaged
+// one, is ignored (the state only ever lets a pass skip work, so ignoring it is always safe).
+export function loadState(file: string, source: string, target: string): { state: State; warning?: string } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "ENOENT") return { state: emptyState(source, target) };
+    return { state: emptyState(source, target), warning: `cannot read state file ${file}: ${err.message}; checking every file` };
+  }
+  try {
+    const s = JSON.parse(text) as State;
+    if (s.version !== 1 || typeof s.files !== "object" || s.files === null) throw new Error("unknown format");
+    if (s.source !== source || s.target !== target) {
+      return { state: emptyState(source, target), warning: `state file ${file} belongs to ${s.source} -> ${s.target}; ignoring it` };
+    }
+    Object.setPrototypeOf(s.files, null);
+    return { state: s };
+  } catch (e) {
+    return { state: emptyState(source, target), warning: `state file ${file} is damaged (${(e as Error).message}); checking every file` };
+  }
+}
+
+// Atomic and durable: write a temporary file, fsync, rename, fsync the directory.
+export function saveState(file: string, state: State): void {
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, "w", 0o644);
+  try {
+    fs.writeSync(fd, JSON.stringify(state));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  fsyncDirSync(dir);
+}
+
+export function fsyncDirSync(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, "r");
+    fs.fsyncSync(fd);
+  } catch {
+    // best effort: some filesystems refuse fsync on directories
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,177 @@
+// Reading the inventory folder: `mesh.yaml` plus one `<dc>.yaml` per data center. Every
+// problem comes back at once, located (file, line, column, field), never as an exception.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode, type Document } from "yaml";
+import { InventorySchema, type Inventory } from "./schema";
+
+export interface Problem {
+  file: string;
+  line: number;
+  column: number;
+  /** Dotted path of the field, e.g. `volumes.projects.replicaSets[3][1]`. */
+  field: string;
+  message: string;
+}
+
+export type LoadResult = { ok: true; inventory: Inventory; files: Record<string, string> } | { ok: false; problems: Problem[] };
+
+interface SourceFile {
+  file: string;
+  doc: Document;
+  lines: LineCounter;
+}
+
+export const MESH_FILE = "mesh.yaml";
+
+/** Load and validate an inventory folder. `overrides` replaces file contents (used by `plan` to read a git revision). */
+export function loadInventory(dir: string, overrides?: Record<string, string>): LoadResult {
+  const texts: Record<string, string> = {};
+  if (overrides) Object.assign(texts, overrides);
+  else {
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      return { ok: false, problems: [{ file: dir, line: 0, column: 0, field: "", message: `inventory folder ${dir} does not exist: pass --inventory DIR or create it with ${MESH_FILE} and one <dc>.yaml per data center` }] };
+    }
+    for (const name of fs.readdirSync(dir).sort()) {
+      if (name.endsWith(".yaml") || name.endsWith(".yml")) texts[name] = fs.readFileSync(path.join(dir, name), "utf8");
+    }
+  }
+  return validateTexts(dir, texts);
+}
+
+export function validateTexts(dir: string, texts: Record<string, string>): LoadResult {
+  const problems: Problem[] = [];
+  const sources = new Map<string, SourceFile>(); // key: "mesh" or "dcs/<name>"
+  const raw: { mesh?: unknown; dcs: Record<string, unknown> } = { dcs: {} };
+
+  for (const name of Object.keys(texts).sort()) {
+    const file = path.join(dir, name);
+    const lines = new LineCounter();
+    const doc = parseDocument(texts[name], { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    for (const err of doc.errors) {
+      const pos = err.linePos?.[0];
+      problems.push({ file, line: pos?.line ?? 0, column: pos?.col ?? 0, field: "", message: `YAML syntax: ${err.message.split("\n")[0]}` });
+    }
+    if (doc.errors.length > 0) continue;
+    const value = doc.toJS() ?? {};
+    if (name === MESH_FILE) {
+      if (typeof value !== "object" || Array.isArray(value)) {
+        problems.push({ file, line: 1, column: 1, field: "", message: "mesh.yaml must be a mapping with a `mesh:` section" });
+        continue;
+      }
+      raw.mesh = (value as Record<string, unknown>).mesh;
+      const extra = Object.keys(value as object).filter((k) => k !== "mesh");
+      for (const k of extra) problems.push({ ...locate({ file, doc, lines }, [k], true), field: k, message: `unknown top-level key "${k}" in mesh.yaml: only mesh: belongs here` });
+      sources.set("mesh", { file, doc, lines });
+    } else {
+      const dcName = name.replace(/\.ya?ml$/, "");
+      raw.dcs[dcName] = value;
+      sources.set(`dcs/${dcName}`, { file, doc, lines });
+    }
+  }
+  if (!(MESH_FILE in texts)) {
+    problems.push({ file: path.join(dir, MESH_FILE), line: 0, column: 0, field: "", message: `${MESH_FILE} is missing: it declares the tinc mesh (name, subnet, port) that joins every data center` });
+  }
+  if (problems.length > 0) return { ok: false, problems };
+
+  const parsed = InventorySchema.safeParse(raw);
+  if (parsed.success) return { ok: true, inventory: parsed.data, files: texts };
+
+  for (const issue of parsed.error.issues) {
+    const p = issue.path.map((s) => (typeof s === "symbol" ? String(s) : s));
+    let source: SourceFile | undefined;
+    let docPath: (string | number)[];
+    if (p[0] === "mesh") {
+      source = sources.get("mesh");
+      docPath = p;
+    } else {
+      source = sources.get(`dcs/${String(p[1])}`);
+      docPath = p.slice(2);
+    }
+    const keyIssue = issue.code === "invalid_key" || issue.code === "unrecognized_keys";
+    const keys = issue.code === "unrecognized_keys" ? (issue as { keys: string[] }).keys : [];
+    const fallbackFile = p[0] === "mesh" ? path.join(dir, MESH_FILE) : path.join(dir, `${String(p[1])}.yaml`);
+    if (keys.length > 0) {
+      for (const k of keys) {
+        const loc = source ? locate(source, [...docPath, k], true) : { file: fallbackFile, line: 0, column: 0 };
+        problems.push({ ...loc, field: fieldName([...docPath, k]), message: `unknown field "${k}": remove it or check its spelling${hintFor(k)}` });
+      }
+      continue;
+    }
+    const loc = source ? locate(source, docPath, keyIssue) : { file: fallbackFile, line: 0, column: 0 };
+    problems.push({ ...loc, field: fieldName(docPath), message: explain(issue.message, issue.code, docPath) });
+  }
+  problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
+  return { ok: false, problems: dedupe(problems) };
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = `${p.file}:${p.line}:${p.column}:${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function hintFor(key: string): string {
+  const known: Record<string, string> = { replicas: "replica", brick: "replicaSets", bricks: "replicaSets", ip: "tinc", role: "roles", option: "options", path: "brickPath", hostkey: "ssh.hostKey" };
+  const k = known[key.toLowerCase()];
+  return k ? ` (did you mean ${k}?)` : "";
+}
+
+function explain(message: string, code: string, docPath: (string | number)[]): string {
+  if (code === "invalid_type" && /received undefined/.test(message)) {
+    return `${String(docPath[docPath.length - 1] ?? "value")} is required`;
+  }
+  return message;
+}
+
+export function fieldName(p: (string | number)[]): string {
+  let out = "";
+  for (const seg of p) out += typeof seg === "number" ? `[${seg}]` : out === "" ? seg : `.${seg}`;
+  return out;
+}
+
+/** Find a path in a YAML document; point at the key (for key problems or missing values) or the value. */
+function locate(src: SourceFile, docPath: (string | number)[], atKey: boolean): { file: string; line: number; column: number } {
+  let node: YamlNode | null | undefined = src.doc.contents as YamlNode | null;
+  let lastPos: [number, number] | undefined = node?.range ? [node.range[0], node.range[1]] : undefined;
+  for (let i = 0; i < docPath.length; i++) {
+    const seg = docPath[i];
+    const last = i === docPath.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
+      if (!pair) break;
+      const key = pair.key as YamlNode;
+      const value = pair.value as YamlNode | null;
+      if ((last && atKey) || !value || !value.range) {
+        if (key.range) lastPos = [key.range[0], key.range[1]];
+        node = last ? key : value;
+        if (!value) break;
+      } else {
+        lastPos = [value.range[0], value.range[1]];
+        node = value;
+      }
+    } else if (isSeq(node) && typeof seg === "number") {
+      const item = node.items[seg] as YamlNode | undefined;
+      if (!item || !item.range) break;
+      lastPos = [item.range[0], item.range[1]];
+      node = item;
+    } else break;
+  }
+  const pos = lastPos ? src.lines.linePos(lastPos[0]) : { line: 1, col: 1 };
+  return { file: src.file, line: pos.line, column: pos.col };
+}
+
+/** `file:line:col: field: message` lines, the format every command prints. */
+export function formatProblems(problems: Problem[], cwd = process.cwd()): string {
+  return problems
+    .map((p) => {
+      const file = path.relative(cwd, p.file) || p.file;
+      const where = p.line > 0 ? `${file}:${p.line}:${p.column}` : file;
+      return `${where}: ${p.field ? `${p.field}: ` : ""}${p.message}`;
+    })
+    .join("\n");
+}

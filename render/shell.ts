@@ -1,0 +1,68 @@
+// Shell building blocks shared by every rendered host script: quoting, the prelude (strict
+// mode, change reporting, retries with backoff) and idempotent file writes.
+
+/** Quote one value for bash: every interpolated value in a script goes through this. */
+export function shq(s: string | number): string {
+  const v = String(s);
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(v)) return v;
+  return `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The line a script prints for every change it makes; the lab and tests count these. */
+export const CHANGED_MARK = "glustermesh: changed:";
+
+const PRELUDE = `set -euo pipefail
+export LC_ALL=C
+# Every change a script makes is reported; a re-run that finds nothing to do prints none.
+changed() { printf '${CHANGED_MARK} %s\\n' "$*"; }
+# retry ATTEMPTS COMMAND...: run until it succeeds, waiting 1, 2, 4, 8, 10, 10... seconds.
+retry() {
+  local attempts=$1 delay=1 n=1
+  shift
+  until "$@"; do
+    if (( n >= attempts )); then return 1; fi
+    sleep "$delay"
+    n=$((n + 1))
+    delay=$(( delay < 8 ? delay * 2 : 10 ))
+  done
+}
+# put_file PATH MODE < CONTENT: replace PATH atomically, only when content or mode differ.
+# Returns 0 when it wrote the file, 1 when it was already right.
+put_file() {
+  local path=$1 mode=$2 tmp
+  mkdir -p "$(dirname "$path")"
+  tmp=$(mktemp "$path.glustermesh.XXXXXX")
+  cat > "$tmp"
+  if [[ -f $path ]] && cmp -s "$tmp" "$path" && [[ $(stat -c %a "$path") == "$mode" ]]; then
+    rm -f "$tmp"
+    return 1
+  fi
+  chmod "$mode" "$tmp"
+  mv -f "$tmp" "$path"
+  changed "wrote $path"
+}
+# need_packages PKG...: install the Debian packages that are missing, and only those.
+need_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='\${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if (( \${#missing[@]} > 0 )); then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "\${missing[@]}" >/dev/null
+    changed "installed \${missing[*]}"
+  fi
+}
+`;
+
+/** A whole bash script: shebang, a comment saying what it is, the prelude, the body. */
+export function script(title: string, body: string): string {
+  return `#!/bin/bash\n# glustermesh: ${title}\n${PRELUDE}\n${body.trim()}\n`;
+}
+
+/** A heredoc feeding `put_file`; `then` runs only when the file changed. */
+export function putFile(path: string, mode: string, content: string, then?: string): string {
+  const delimiter = "GLUSTERMESH_EOF";
+  if (content.split("\n").includes(delimiter)) throw new Error(`file ${path} contains the heredoc delimiter ${delimiter}`);
+  const body = content.endsWith("\n") ? content : content + "\n";
+  return `if put_file ${shq(path)} ${shq(mode)} <<'${delimiter}'\n${body}${delimiter}\nthen\n  ${then ?? ":"}\nfi`;
+}

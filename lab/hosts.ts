@@ -111,6 +111,7 @@ export const MASKED_UNITS = [
   "e2scrub_all.timer",
   "fstrim.timer",
   "man-db.timer",
+  "console-getty.service", // the console is read-only: no login prompt there
 ];
 
 /** Program -> Debian package providing it. */
@@ -678,18 +679,19 @@ function makeLab(state: LabState): Lab {
           const r = running
             ? await exec(
                 h.name,
-                "timeout 20 systemctl is-system-running --wait; systemctl list-units --failed --plain --no-legend | awk '{print $1}'",
+                'echo "state=$(timeout 20 systemctl is-system-running --wait)"; systemctl list-units --failed --plain --no-legend | awk \'{print $1}\'',
                 { timeoutMs: 25_000 },
               )
             : undefined;
-          const lines = r && r.code !== 255 ? r.stdout.trim().split("\n") : [];
+          const lines = r && r.code !== 255 ? r.stdout.split("\n") : [];
+          const ok = lines[0]?.startsWith("state=") === true;
           return {
             name: h.name,
             dc: h.dc,
             address: h.address,
             running,
-            ssh: r !== undefined && r.code !== 255 && lines.length > 0,
-            systemd: lines[0] || "-",
+            ssh: ok,
+            systemd: (ok && lines[0].slice("state=".length)) || "-",
             failedUnits: lines.slice(1).filter(Boolean),
           };
         }),

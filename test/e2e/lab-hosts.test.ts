@@ -50,7 +50,8 @@ function snapshot(): Snapshot {
     cgroups: sh("find /sys/fs/cgroup -maxdepth 2 -name 'gmlab*'"),
     run: sh("ls -A /run /run/systemd"),
     otherNetnsPids,
-    nspawnPids: sh("pgrep -x systemd-nspawn || true"),
+    // zombies are left out: PID 1 of this machine reaps orphans lazily
+    nspawnPids: sh("ps -e -o stat=,comm= | awk '$1 !~ /^Z/ && $2 == \"systemd-nspawn\"'"),
     rootAddrs: sh("ip -o addr show"),
   };
 }

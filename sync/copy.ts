@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Semaphore } from "./pool";
-import { tmpName } from "./names";
+import { tmpDirName, tmpName } from "./names";
 import { UNREACHABLE } from "./mount";
 import type { FileEntry } from "./walk";
 
@@ -76,9 +76,9 @@ function ensureDir(ctx: CopyContext, rel: string): Promise<void> {
   return p;
 }
 
-function runCp(args: string[]): Promise<{ code: number | null; stderr: string }> {
+function runCp(args: string[], cwd?: string): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn("cp", args, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("cp", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (d: string) => {
@@ -107,80 +107,137 @@ function targetVerdict(t: fs.Stats, srcSec: number): CopyOutcome | null {
   return null;
 }
 
-// Sync one file: stat the target, copy to a temporary name next to it with GNU cp (which
-// skips holes with SEEK_DATA/SEEK_HOLE), fsync, check that the source did not change and that
-// the target is still older, then rename over. Throws TargetUnreachable only.
-export async function syncFile(ctx: CopyContext, e: FileEntry): Promise<CopyOutcome> {
-  const srcSec = sec(e.mtimeMs);
-  const src = path.join(ctx.source, e.rel);
-  const dst = path.join(ctx.target, e.rel);
-  const relDir = path.posix.dirname(e.rel);
-  let before: fs.Stats | null;
+// Look at the target: does `e` need copying? null = yes (target missing or older).
+export async function checkTarget(ctx: CopyContext, e: FileEntry): Promise<CopyOutcome | null> {
   try {
-    before = await lstatOrNull(dst);
+    const before = await lstatOrNull(path.join(ctx.target, e.rel));
+    if (!before) return ctx.dryRun ? { kind: "wouldCopy", why: "missing" } : null;
+    const v = targetVerdict(before, sec(e.mtimeMs));
+    if (v) return v;
+    return ctx.dryRun ? { kind: "wouldCopy", why: "newer" } : null;
   } catch (err) {
     checkUnreachable(err);
     return { kind: "failed", reason: `cannot stat target: ${errText(err)}` };
   }
-  if (before) {
-    const v = targetVerdict(before, srcSec);
-    if (v) return v;
-  }
-  if (ctx.dryRun) return { kind: "wouldCopy", why: before ? "newer" : "missing" };
-  if (!before) {
-    try {
-      await ensureDir(ctx, relDir);
-    } catch (err) {
-      checkUnreachable(err);
-      return { kind: "failed", reason: `cannot create target directory: ${errText(err)}` };
-    }
-  }
-  const tmp = path.join(path.dirname(dst), tmpName(path.basename(dst)));
-  let tmpExists = false;
-  const dropTmp = async () => {
-    if (tmpExists) await fsp.rm(tmp, { force: true }).catch(() => undefined);
-  };
+}
+
+// Install a finished copy `tmp` of `e`: make it durable, check that the source did not change
+// while it was copied and that the target is still older, then rename it over the target.
+// Removes `tmp` whenever it is not installed.
+async function install(ctx: CopyContext, e: FileEntry, tmp: string, dirsToSync: Set<string> | null): Promise<CopyOutcome> {
+  const srcSec = sec(e.mtimeMs);
+  const dst = path.join(ctx.target, e.rel);
+  let installed = false;
   try {
-    ctx.journal(tmp);
-    tmpExists = true;
-    const r = await ctx.cpSlots.run(() => runCp(["--sparse=always", `--preserve=${ctx.preserve}`, "--", src, tmp]));
-    if (r.code !== 0) {
-      await dropTmp();
-      const msg = r.stderr.trim().split("\n")[0]?.replace(/^cp: /, "") || `cp exited with code ${r.code}`;
-      if (/Transport endpoint is not connected|Stale file handle/.test(msg)) throw new TargetUnreachable(msg);
-      return { kind: "failed", reason: msg };
-    }
     if (ctx.fsync) await fsyncPath(tmp);
-    // Did the source change while we copied it?
-    const after = await lstatOrNull(src);
-    if (!after || after.size !== e.size || after.mtimeMs !== e.mtimeMs) {
-      await dropTmp();
-      return { kind: "changed" };
-    }
+    const after = await lstatOrNull(path.join(ctx.source, e.rel));
+    if (!after || after.size !== e.size || after.mtimeMs !== e.mtimeMs) return { kind: "changed" };
     const t = await fsp.lstat(tmp);
     if (t.size !== e.size || sec(t.mtimeMs) !== srcSec) {
-      await dropTmp();
       return { kind: "failed", reason: `copy check failed (size ${t.size} vs ${e.size}, mtime ${sec(t.mtimeMs)} vs ${srcSec})` };
     }
     // The target may have changed while we copied (another host, a user): look again.
     const now = await lstatOrNull(dst);
     if (now) {
       const v = targetVerdict(now, srcSec);
-      if (v) {
-        await dropTmp();
-        return v;
-      }
-    }
+      if (v) return v;
+    } else await ensureDir(ctx, path.posix.dirname(e.rel));
     await fsp.rename(tmp, dst);
-    tmpExists = false;
-    if (ctx.fsync) await fsyncDir(path.dirname(dst));
+    installed = true;
+    if (ctx.fsync) {
+      if (dirsToSync) dirsToSync.add(path.dirname(dst));
+      else await fsyncDir(path.dirname(dst));
+    }
     return { kind: "copied", tsec: sec(t.mtimeMs), tsize: t.size, bytes: t.blocks * 512 };
   } catch (err) {
-    await dropTmp();
     if (err instanceof TargetUnreachable) throw err;
     checkUnreachable(err);
     return { kind: "failed", reason: errText(err) };
+  } finally {
+    if (!installed) await fsp.rm(tmp, { force: true }).catch(() => undefined);
   }
+}
+
+function cpError(r: { code: number | null; stderr: string }): string {
+  const msg = r.stderr.trim().split("\n")[0]?.replace(/^cp: /, "") || `cp exited with code ${r.code}`;
+  if (/Transport endpoint is not connected|Stale file handle/.test(msg)) throw new TargetUnreachable(msg);
+  return msg;
+}
+
+// Copy one file to a temporary name next to the final one (`.<name>.glustermesh-tmp-...`),
+// with GNU cp, which skips holes with SEEK_DATA/SEEK_HOLE. Throws TargetUnreachable only.
+export async function copyOne(ctx: CopyContext, e: FileEntry): Promise<CopyOutcome> {
+  const dst = path.join(ctx.target, e.rel);
+  try {
+    await ensureDir(ctx, path.posix.dirname(e.rel));
+  } catch (err) {
+    checkUnreachable(err);
+    return { kind: "failed", reason: `cannot create target directory: ${errText(err)}` };
+  }
+  const tmp = path.join(path.dirname(dst), tmpName(path.basename(dst)));
+  ctx.journal(tmp);
+  const r = await ctx.cpSlots.run(() => runCp(["--sparse=always", `--preserve=${ctx.preserve}`, "--", path.join(ctx.source, e.rel), tmp]));
+  if (r.code !== 0) {
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    return { kind: "failed", reason: cpError(r) };
+  }
+  return install(ctx, e, tmp, null);
+}
+
+// Copy several files with one cp process (`cp --parents` into a staging directory
+// `TARGET/.glustermesh-tmp-<host>-<pid>-<n>`), then install each one. Starting a process costs
+// about 2 ms here, as much as copying a 2 MB image: batching halves the CPU spent per file.
+// Files the batch did not copy cleanly are retried one by one, which reports the reason.
+export async function copyBatch(ctx: CopyContext, files: FileEntry[]): Promise<Map<FileEntry, CopyOutcome>> {
+  const out = new Map<FileEntry, CopyOutcome>();
+  if (files.length === 1) {
+    out.set(files[0], await copyOne(ctx, files[0]));
+    return out;
+  }
+  const staging = path.join(ctx.target, tmpDirName());
+  ctx.journal(staging);
+  const retry: FileEntry[] = [];
+  try {
+    try {
+      await fsp.mkdir(staging, { mode: 0o700 });
+    } catch (err) {
+      checkUnreachable(err);
+      throw err;
+    }
+    const r = await ctx.cpSlots.run(() =>
+      runCp(["--sparse=always", `--preserve=${ctx.preserve}`, "--parents", "--", ...files.map((f) => f.rel), staging], ctx.source),
+    );
+    if (r.code !== 0) {
+      cpError(r); // throws if the target went away
+      retry.push(...files); // one by one, for a clear reason per file
+      return out;
+    }
+    const dirs = new Set<string>();
+    await Promise.all(
+      files.map(async (f) => {
+        const staged = path.join(staging, f.rel);
+        let st: fs.Stats | null = null;
+        try {
+          st = await lstatOrNull(staged);
+        } catch (err) {
+          checkUnreachable(err);
+        }
+        if (!st || !st.isFile()) {
+          retry.push(f);
+          return;
+        }
+        out.set(f, await install(ctx, f, staged, dirs));
+      }),
+    );
+    await Promise.all([...dirs].map((d) => fsyncDir(d)));
+  } catch (err) {
+    if (err instanceof TargetUnreachable) throw err;
+    for (const f of files) if (!out.has(f) && !retry.includes(f)) retry.push(f);
+  } finally {
+    await fsp.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    for (const f of retry) out.set(f, await copyOne(ctx, f));
+  }
+  return out;
 }
 
 async function fsyncDir(dir: string): Promise<void> {

@@ -7,12 +7,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { acquireLock } from "./lock";
 import { isMountPoint, UNREACHABLE } from "./mount";
-import { isOurTmp } from "./names";
+import { isOurTmp, isOurTmpDir } from "./names";
 import { forEachLimit, Semaphore } from "./pool";
 import { human, newSummary, ProgressBar, Summary } from "./progress";
 import { defaultStateFile, loadState, saveState, State, StateEntry } from "./state";
-import { CopyContext, sec, syncFile, TargetUnreachable } from "./copy";
+import { checkTarget, copyBatch, CopyContext, CopyOutcome, sec, TargetUnreachable } from "./copy";
 import { FileEntry, walk } from "./walk";
+
+const BATCH_FILES = 64; // files per cp process
+const BATCH_BYTES = 512 * 1024 * 1024; // allocated bytes per cp process
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, LOCKED: 3, UNAVAILABLE: 4 } as const;
 
@@ -137,9 +140,10 @@ function cleanJournal(journal: string, warn: (m: string) => void): void {
     return;
   }
   for (const p of new Set(text.split("\n"))) {
-    if (p === "" || !path.isAbsolute(p) || !isOurTmp(path.basename(p))) continue;
+    const base = path.basename(p);
+    if (p === "" || !path.isAbsolute(p) || !(isOurTmp(base) || isOurTmpDir(base))) continue;
     try {
-      fs.rmSync(p, { force: true });
+      fs.rmSync(p, { force: true, recursive: isOurTmpDir(base) });
     } catch (e) {
       warn(`cannot remove stale temporary file ${p}: ${(e as Error).message}`);
       return; // keep the journal: try again next pass
@@ -280,19 +284,7 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
     const bar = !o.json && io.stderr.isTTY && todo.length > 0 && !unreachable ? new ProgressBar(io.stderr, todo.length, s, t0) : undefined;
     const wouldCopy: string[] = [];
     if (!unreachable) {
-      // More workers than copy slots: stats, fsyncs and renames overlap with the cp processes.
-      await forEachLimit(todo, o.concurrency * 4, async (f) => {
-        if (unreachable || stopping) return;
-        let r;
-        try {
-          r = await syncFile(ctx, f);
-        } catch (e) {
-          if (e instanceof TargetUnreachable) {
-            if (!unreachable) unreachable = `target ${o.target} is not reachable: ${e.message} (is the gluster mount alive?)`;
-            return;
-          }
-          r = { kind: "failed" as const, reason: (e as Error).message };
-        }
+      const record = (f: FileEntry, r: CopyOutcome) => {
         if (bar) bar.done++;
         const rec = (tsec: number, tsize: number) => {
           next.files[f.rel] = [sec(f.mtimeMs), f.size, tsec, tsize] as StateEntry;
@@ -322,6 +314,46 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
             s.failed++;
             err(`failed: ${f.rel}: ${r.reason}`);
             break;
+        }
+      };
+      const lost = (e: unknown) => {
+        if (!(e instanceof TargetUnreachable)) throw e;
+        if (!unreachable) unreachable = `target ${o.target} is not reachable: ${e.message} (is the gluster mount alive?)`;
+      };
+      // 1. Look at the target of every file that changed since the state (many in flight).
+      const toCopy: FileEntry[] = [];
+      await forEachLimit(todo, o.concurrency * 8, async (f) => {
+        if (unreachable || stopping) return;
+        try {
+          const r = await checkTarget(ctx, f);
+          if (r) record(f, r);
+          else toCopy.push(f);
+        } catch (e) {
+          lost(e);
+        }
+      });
+      // 2. Copy in batches (one cp process each), `concurrency` cp processes at once.
+      toCopy.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+      const per = Math.max(1, Math.min(BATCH_FILES, Math.ceil(toCopy.length / o.concurrency)));
+      const batches: FileEntry[][] = [];
+      for (let i = 0; i < toCopy.length; ) {
+        const b: FileEntry[] = [];
+        let bytes = 0;
+        const alloc = (f: FileEntry) => Math.min(f.size, f.blocks * 512);
+        while (i < toCopy.length && b.length < per && (b.length === 0 || bytes + alloc(toCopy[i]) <= BATCH_BYTES)) {
+          bytes += alloc(toCopy[i]);
+          b.push(toCopy[i++]);
+        }
+        batches.push(b);
+      }
+      // Twice as many batches in flight as cp slots: one batch installs while the next copies.
+      await forEachLimit(batches, o.concurrency * 2, async (b) => {
+        if (unreachable || stopping) return;
+        try {
+          const res = await copyBatch(ctx, b);
+          for (const [f, r] of res) record(f, r);
+        } catch (e) {
+          lost(e);
         }
       });
     }

@@ -19,9 +19,18 @@ export function tmpName(name: string, host = hostTag(), pid = process.pid): stri
   return `.${base}.${TMP_TAG}${host}-${pid}-${(seq++).toString(36)}`;
 }
 
+// Staging directory for a batch of copies: `.glustermesh-tmp-<host>-<pid>-<seq>`.
+export function tmpDirName(host = hostTag(), pid = process.pid): string {
+  return `.${TMP_TAG}${host}-${pid}-${(seq++).toString(36)}`;
+}
+
 const TMP_RE = /^\..+\.glustermesh-tmp-[A-Za-z0-9_-]*$/;
+const TMP_DIR_RE = /^\.glustermesh-tmp-[A-Za-z0-9_-]*$/;
 export function isOurTmp(name: string): boolean {
   return TMP_RE.test(name);
+}
+export function isOurTmpDir(name: string): boolean {
+  return TMP_DIR_RE.test(name);
 }
 
 // Gluster DHT link file: a regular file whose permission bits are exactly the sticky bit.

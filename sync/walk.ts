@@ -1,10 +1,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SKIP_DIRS, isDhtLinkMode, isOurTmp } from "./names";
+import { SKIP_DIRS, isDhtLinkMode, isOurTmp, isOurTmpDir } from "./names";
 
 export interface FileEntry {
   rel: string; // relative path, "/"-separated
   size: number;
+  blocks: number;
   mtimeMs: number;
   mode: number;
 }
@@ -61,7 +62,7 @@ export function walk(root: string, limit: number): Promise<WalkResult> {
           if (err) res.issues.push({ rel, reason: err.code ? `${err.code}: ${err.message}` : String(err), fatal: err.code !== "ENOENT" });
           else if (st.isFile()) {
             if (isDhtLinkMode(st.mode)) res.skippedLinkFiles++;
-            else res.files.push({ rel, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 });
+            else res.files.push({ rel, size: st.size, blocks: st.blocks, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 });
           } else if (st.isDirectory()) readDir(rel);
           else res.issues.push({ rel, reason: `${kindOf(st)} not copied`, fatal: false });
           done();
@@ -78,7 +79,7 @@ export function walk(root: string, limit: number): Promise<WalkResult> {
               const name = d.name;
               const r = join(rel, name);
               if (d.isDirectory()) {
-                if (SKIP_DIRS.has(name)) {
+                if (SKIP_DIRS.has(name) || isOurTmpDir(name)) {
                   res.skippedInternal++;
                   continue;
                 }
@@ -92,7 +93,7 @@ export function walk(root: string, limit: number): Promise<WalkResult> {
               } else if (d.isSymbolicLink() || d.isSocket() || d.isFIFO() || d.isBlockDevice() || d.isCharacterDevice()) {
                 res.issues.push({ rel: r, reason: `${kindOf(d)} not copied`, fatal: false });
               } else {
-                if (SKIP_DIRS.has(name) || isOurTmp(name)) {
+                if (SKIP_DIRS.has(name) || isOurTmp(name) || isOurTmpDir(name)) {
                   res.skippedInternal++;
                   continue;
                 }

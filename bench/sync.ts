@@ -1,0 +1,167 @@
+// Benchmark of `glustermesh sync` against `cp -a -u --sparse=always` and `rsync -uaxH --sparse`.
+// Usage: npm run bench:sync [N]   (N projects, default 2000; BENCH_DIR picks the filesystem,
+// default /var/tmp). Prints figures, asserts nothing, removes everything it made.
+import { spawn, spawnSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+const N = Number(process.argv[2] ?? 2000);
+if (!Number.isInteger(N) || N < 10) {
+  console.error("usage: npm run bench:sync [N>=10]");
+  process.exit(2);
+}
+const root = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? "/var/tmp", "gm-bench-sync-"));
+const repo = path.resolve(__dirname, "..");
+const GiB = 1024 ** 3;
+const DATA = 2 * 1024 * 1024; // per image, written as 4 chunks of 512 KiB
+const RSYNC_SUBSET = 5;
+
+function sh(cmd: string, args: string[], opts: { cwd?: string } = {}): { s: number; out: string } {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, encoding: "utf8", maxBuffer: 64 << 20 });
+  const s = Number(process.hrtime.bigint() - t) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
+  return { s, out: r.stdout };
+}
+const syncDisk = () => sh("sync", []).s;
+const du = (p: string) => Number(sh("du", ["-s", "-B1", p]).out.split(/\s/)[0]);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const f2 = (x: number) => x.toFixed(x < 1 ? 3 : 2);
+
+function makeImage(file: string, rnd: Buffer): void {
+  // like `dd if=/dev/zero of=0.img seek=1G bs=1 count=1`: one byte written at 1 GiB (not truncate)
+  const fd = fs.openSync(file, "w", 0o600);
+  fs.writeSync(fd, Buffer.alloc(1), 0, 1, GiB);
+  for (let k = 0; k < 4; k++) {
+    const off = crypto.randomInt(0, rnd.length - DATA / 4);
+    fs.writeSync(fd, rnd, off, DATA / 4, crypto.randomInt(0, 1024) * 1024 * 1024);
+  }
+  fs.closeSync(fd);
+}
+
+async function main(): Promise<void> {
+  const results: [string, string, string, string, string][] = [];
+  try {
+    const fsType = sh("df", ["-T", root]).out.trim().split("\n")[1].split(/\s+/)[1];
+    console.log(`bench: ${N} projects in ${root} (filesystem ${fsType}), ${require("node:os").cpus().length} CPUs, node ${process.version}`);
+    const dd = spawnSync("dd", ["if=/dev/zero", `of=${root}/dd.test`, "bs=1M", "count=256", "conv=fdatasync"], { encoding: "utf8" });
+    const ddLine = dd.stderr.trim().split("\n").pop() ?? "";
+    fs.rmSync(`${root}/dd.test`);
+    console.log(`disk write speed (dd 256 MB, conv=fdatasync): ${ddLine.split(",").pop()?.trim()}`);
+
+    const bundle = path.join(root, "glustermesh-sync.js");
+    sh(path.join(repo, "node_modules/.bin/esbuild"), ["sync/main.ts", "--bundle", "--platform=node", "--target=node18", `--outfile=${bundle}`, "--log-level=warning"], { cwd: repo });
+
+    const SRC = path.join(root, "src");
+    fs.mkdirSync(SRC);
+    const rnd = crypto.randomBytes(64 << 20);
+    const names: string[] = [];
+    let t = Date.now();
+    for (let i = 0; i < N; i++) {
+      const name = crypto.randomUUID();
+      names.push(name);
+      fs.mkdirSync(path.join(SRC, name));
+      makeImage(path.join(SRC, name, "0.img"), rnd);
+    }
+    syncDisk();
+    const srcAlloc = du(SRC);
+    console.log(`built source in ${((Date.now() - t) / 1000).toFixed(1)} s: ${(srcAlloc / 1e9).toFixed(2)} GB allocated, ${((N * (GiB + 1)) / 1e12).toFixed(2)} TB apparent`);
+
+    const ours = (dst: string, extra: string[] = []) => {
+      const r = sh(process.execPath, [bundle, SRC, dst, "--state", `${dst}.state.json`, "--json", ...extra]);
+      return { s: r.s, sum: JSON.parse(r.out.trim().split("\n").pop()!) };
+    };
+    const cpU = (dst: string) => sh("cp", ["-a", "-u", "--sparse=always", `${SRC}/.`, dst]).s;
+    const rsync = (src: string, dst: string) => sh("rsync", ["-uaxH", "--sparse", `${src}/`, `${dst}/`]).s;
+
+    // 1. First full pass.
+    const T_OURS = path.join(root, "t-ours");
+    const T_CP = path.join(root, "t-cp");
+    fs.mkdirSync(T_OURS);
+    fs.mkdirSync(T_CP);
+    const o1 = ours(T_OURS);
+    const o1sync = syncDisk();
+    const c1 = cpU(T_CP);
+    const c1sync = syncDisk();
+    // two cp processes in parallel, each on half of the projects
+    const T_CP2 = path.join(root, "t-cp2");
+    fs.mkdirSync(T_CP2);
+    const halves = [names.filter((_, i) => i % 2 === 0), names.filter((_, i) => i % 2 === 1)];
+    const t2 = process.hrtime.bigint();
+    await Promise.all(halves.map((h) => new Promise((r) => spawn("cp", ["-a", "-u", "--sparse=always", ...h, T_CP2], { cwd: SRC, stdio: "ignore" }).on("close", r))));
+    const c2 = Number(process.hrtime.bigint() - t2) / 1e9;
+    fs.rmSync(T_CP2, { recursive: true });
+    syncDisk();
+    const T_NF = path.join(root, "t-nofsync");
+    fs.mkdirSync(T_NF);
+    const onf = ours(T_NF, ["--no-fsync"]);
+    const onfSync = syncDisk();
+    fs.rmSync(T_NF, { recursive: true });
+    fs.rmSync(`${T_NF}.state.json`);
+    // rsync reads every zero: a subset, scaled up.
+    const SUB = path.join(root, "src-subset");
+    fs.mkdirSync(SUB);
+    for (const n of names.slice(0, RSYNC_SUBSET)) fs.renameSync(path.join(SRC, n), path.join(SUB, n));
+    const T_RS_SUB = path.join(root, "t-rsync-subset");
+    const r1sub = rsync(SUB, T_RS_SUB);
+    for (const n of names.slice(0, RSYNC_SUBSET)) fs.renameSync(path.join(SUB, n), path.join(SRC, n));
+    const r1 = (r1sub * N) / RSYNC_SUBSET;
+    fs.rmSync(T_RS_SUB, { recursive: true });
+    syncDisk();
+
+    const aOurs = du(T_OURS);
+    const aCp = du(T_CP);
+    results.push(["first full pass", `${f2(o1.s)} (+${f2(o1sync)} sync)`, `${f2(c1)} (+${f2(c1sync)} sync)`, `~${f2(r1)} (${RSYNC_SUBSET} projects: ${f2(r1sub)} s, scaled)`, `${(o1.s / c1).toFixed(2)}x / ${(o1.s / r1).toFixed(4)}x`]);
+    console.log(`first pass: ours copied ${o1.sum.copied}, failed ${o1.sum.failed}; ours --no-fsync ${f2(onf.s)} s (+${f2(onfSync)} s sync) = ${(onf.s / c1).toFixed(2)}x cp; two cp in parallel ${f2(c2)} s = ${(c2 / c1).toFixed(2)}x cp`);
+
+    // 2. No changes, warm cache. rsync gets a full copy of the target made with hard links.
+    const T_RS = path.join(root, "t-rsync");
+    sh("cp", ["-al", T_CP, T_RS]);
+    const oN: number[] = [], cN: number[] = [], rN: number[] = [];
+    let oNs = o1.sum;
+    for (let i = 0; i < 5; i++) {
+      const r = ours(T_OURS);
+      oN.push(r.s);
+      oNs = r.sum;
+      cN.push(cpU(T_CP));
+      rN.push(rsync(SRC, T_RS));
+    }
+    results.push(["no changes (warm, median of 5)", f2(median(oN)), f2(median(cN)), f2(median(rN)), `${(median(oN) / median(cN)).toFixed(2)}x / ${(median(oN) / median(rN)).toFixed(2)}x`]);
+    console.log(`no-change pass: ours copied ${oNs.copied}, skipped ${oNs.skipped}; runs ${oN.map(f2).join(" ")}`);
+
+    // 3. 1% of the projects changed: 2 MB rewritten, mtime 5 s later.
+    const changed = names.filter((_, i) => i % 100 === 50);
+    const rnd2 = crypto.randomBytes(DATA);
+    for (const n of changed) {
+      const f = path.join(SRC, n, "0.img");
+      const st = fs.statSync(f);
+      const fd = fs.openSync(f, "r+");
+      fs.writeSync(fd, rnd2, 0, DATA, 100 * 1024 * 1024);
+      fs.closeSync(fd);
+      fs.utimesSync(f, st.atime, new Date(st.mtimeMs + 5000));
+    }
+    syncDisk();
+    const o3 = ours(T_OURS);
+    syncDisk();
+    const c3 = cpU(T_CP);
+    syncDisk();
+    const r3 = rsync(SRC, T_RS);
+    results.push([`after 1% changed (${changed.length} projects)`, f2(o3.s), f2(c3), f2(r3), `${(o3.s / c3).toFixed(2)}x / ${(o3.s / r3).toFixed(3)}x`]);
+    console.log(`1% pass: ours copied ${o3.sum.copied}, failed ${o3.sum.failed}`);
+
+    console.log("");
+    console.log(`| pass (${N} projects) | ours (s) | cp -a -u --sparse=always (s) | rsync -uaxH --sparse (s) | ours/cp / ours/rsync |`);
+    console.log("|---|---|---|---|---|");
+    for (const r of results) console.log(`| ${r.join(" | ")} |`);
+    console.log("");
+    console.log(`allocated bytes: source ${srcAlloc}, ours ${aOurs} (${(aOurs / srcAlloc).toFixed(3)}x), cp ${aCp} (${(aCp / srcAlloc).toFixed(3)}x)`);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

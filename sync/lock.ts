@@ -12,7 +12,7 @@ interface LockInfo {
   since: string;
 }
 
-function procStart(pid: number): string | undefined {
+export function procStart(pid: number): string | undefined {
   try {
     const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
     const rest = s.slice(s.lastIndexOf(")") + 2).split(" ");

@@ -79,7 +79,9 @@ const VolumeSchema = z.strictObject({
   options: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
   /** Copy this volume's new images to the same-named volume of every other DC, and how often. */
   sync: z
-    .union([z.literal(false), z.strictObject({ every: z.string().regex(DURATION, { error: "every is a time span such as 30s, 2min or 1h" }) })])
+    .union([z.literal(false), z.strictObject({ every: z.string().regex(DURATION, { error: "every is a time span such as 30s, 2min or 1h" }) })], {
+      error: "sync is false, or { every: 2min } (a time span such as 30s, 2min or 1h)",
+    })
     .default({ every: "2min" }),
   /** gce DCs: size of each brick's persistent disk. */
   diskGb: z.number().int().min(10).max(65536).optional(),
@@ -162,7 +164,7 @@ function collectMountingNodes(inv: Inventory, dcName: string, volumeName: string
 }
 
 function crossFieldRules(inv: { mesh: z.infer<typeof MeshSchema>; dcs: Record<string, DcInventory> }, ctx: z.RefinementCtx): void {
-  const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message, input: undefined });
+  const problem = (path: (string | number)[], message: string, at?: "key") => ctx.addIssue({ code: "custom", path, message, input: undefined, ...(at ? { params: { at } } : {}) });
   if (!isObject(inv) || !isObject(inv.dcs)) return;
   const subnet = isObject(inv.mesh) && typeof inv.mesh.subnet === "string" ? parseCidr(inv.mesh.subnet) : undefined;
   // Parts that failed their own field rules are skipped here: they already have a message.
@@ -182,10 +184,10 @@ function crossFieldRules(inv: { mesh: z.infer<typeof MeshSchema>; dcs: Record<st
       if (!isObject(node) || typeof node.tinc !== "string" || !Array.isArray(node.roles)) continue;
       const at = ["dcs", dcName, "nodes", name];
       if (!NODE_NAME.test(name)) {
-        problem(at, `node name "${name}" is not a valid tinc name: use lower-case letters, digits and underscores, starting with a letter (tinc forbids dashes)`);
+        problem(at, `node name "${name}" is not a valid tinc name: use lower-case letters, digits and underscores, starting with a letter (tinc forbids dashes)`, "key");
       }
       const other = nodeDc.get(name);
-      if (other !== undefined) problem(at, `node "${name}" is already defined in data center ${other}: node names are unique across the whole mesh`);
+      if (other !== undefined) problem(at, `node "${name}" is already defined in data center ${other}: node names are unique across the whole mesh`, "key");
       else nodeDc.set(name, dcName);
       if (dc.provider === "metal" && node.address === undefined) {
         problem([...at, "address"], "a metal node needs its public `address` (tinc peers and SSH connect to it)");
@@ -204,11 +206,12 @@ function crossFieldRules(inv: { mesh: z.infer<typeof MeshSchema>; dcs: Record<st
     for (const [volName, vol] of Object.entries(isObject(dc.volumes) ? dc.volumes : {})) {
       if (!isObject(vol) || !Array.isArray(vol.replicaSets) || !vol.replicaSets.every(Array.isArray)) continue;
       const at = ["dcs", dcName, "volumes", volName];
-      if (!VOLUME_NAME.test(volName)) problem(at, `volume name "${volName}" must start with a letter and use only letters, digits and underscores`);
+      if (!VOLUME_NAME.test(volName)) problem(at, `volume name "${volName}" must start with a letter and use only letters, digits and underscores`, "key");
       if (vol.arbiter !== undefined && vol.replica !== 3) problem([...at, "arbiter"], "an arbiter needs `replica: 3` (replica 3 arbiter 1: two data copies and one arbiter)");
-      const setSize = vol.replica;
+      // An invalid replica has its own message; sizing sets by it would only mislead.
+      const setSize = vol.replica === 2 || vol.replica === 3 ? vol.replica : undefined;
       vol.replicaSets.forEach((set, i) => {
-        if (set.length !== setSize) {
+        if (setSize !== undefined && set.length !== setSize) {
           problem([...at, "replicaSets", i], `replica set ${i + 1} has ${set.length} brick${set.length === 1 ? "" : "s"}, but volume ${volName} is replica ${setSize}: the brick count must be a multiple of the replica count, and gluster adds bricks a whole replica set at a time — give each set exactly ${setSize}`);
         }
         const seen = new Map<string, number>();
@@ -229,7 +232,8 @@ function crossFieldRules(inv: { mesh: z.infer<typeof MeshSchema>; dcs: Record<st
           if (first !== undefined) {
             problem(brickAt, `replica set ${i + 1} has two bricks on node ${node}: the copies of a replica set must be on different nodes (gluster's own check, which glustermesh never overrides with force)`);
           } else seen.set(node, j);
-          if (path !== undefined) {
+          // (A second brick on the same node of one set was just reported; one message is enough.)
+          if (path !== undefined && first === undefined) {
             const id = `${node}:${path}`;
             const user = brickOwner.get(id);
             if (user !== undefined) problem(brickAt, `brick ${id} is already used by ${user}: every brick needs its own directory`);

@@ -1,0 +1,77 @@
+// The glustermesh command as a user runs it: exit codes, messages, no stack traces.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { filesWrittenBy } from "../../cli/render";
+
+const root = path.join(__dirname, "..", "..");
+const bin = path.join(root, "bin", "glustermesh");
+
+function run(args: string[], cwd = root) {
+  const r = spawnSync(bin, args, { cwd, encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function brokenInventory(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gm-inv-"));
+  for (const f of fs.readdirSync(path.join(root, "inventory"))) fs.copyFileSync(path.join(root, "inventory", f), path.join(dir, f));
+  const file = path.join(dir, "padelford.yaml");
+  fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("- [cloud5, cloud6]", "- [cloud5, cloud5]").replace("cloud2: {", "cloud2: { bogus: 1,"));
+  return dir;
+}
+
+test("validate: the real inventory is valid and its replica-2 warnings are printed", () => {
+  const r = run(["validate"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /inventory valid: 4 data centers \(4545, gce-central-1, gce-europe-1, padelford\), 26 nodes, 4 volumes, 27 bricks, 3 warnings/);
+  assert.match(r.stderr, /warning: padelford\/projects: .*FIRST brick of a pair \(cloud1, cloud2, cloud5, cloud7\)/);
+  assert.doesNotMatch(r.stderr, /gce-europe-1\/projects/);
+});
+
+test("validate: a broken inventory lists every problem located, exits 1, no stack trace", () => {
+  const dir = brokenInventory();
+  try {
+    const r = run(["validate", "--inventory", dir]);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trim().split("\n");
+    assert.match(lines[0], /padelford\.yaml:\d+:\d+: nodes\.cloud2\.bogus: unknown field "bogus"/);
+    assert.match(r.stderr, /padelford\.yaml:\d+:\d+: volumes\.projects\.replicaSets\[2\]\[1\]: replica set 3 has two bricks on node cloud5/);
+    assert.match(r.stderr, /2 problems in .*; nothing was changed\./);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("bad usage exits 2 with the usage text", () => {
+  for (const args of [["frobnicate"], ["render", "--stack", "padelford"], ["validate", "--nope"], ["render", "--stack", "nowhere", "--out", "/tmp/x"]]) {
+    const r = run(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /usage: glustermesh COMMAND/);
+  }
+});
+
+test("render writes every script and file per node, files identical to what the scripts write", () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "gm-render-"));
+  try {
+    const r = run(["render", "--stack", "padelford", "--out", out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(fs.readdirSync(out).sort(), ["cloud1", "cloud2", "cloud3", "cloud4", "cloud5", "cloud6", "cloud7"]);
+    const scripts = fs.readdirSync(path.join(out, "cloud3", "scripts"));
+    assert.ok(scripts.some((s) => /-mesh-cloud3-config\.sh$/.test(s)), scripts.join(" "));
+    const conf = fs.readFileSync(path.join(out, "cloud3", "files", "etc", "tinc", "glustermesh", "tinc.conf"), "utf8");
+    assert.match(conf, /^Name = cloud3$/m);
+    const unit = fs.readFileSync(path.join(out, "cloud3", "files", "etc", "systemd", "system", "mnt-gluster-gce\\x2dcentral\\x2d1-projects.mount"), "utf8");
+    assert.match(unit, /^What=10\.1\.40\.1:\/projects$/m);
+    assert.match(unit, /^Options=_netdev,backup-volfile-servers=10\.1\.40\.2:10\.1\.40\.3:10\.1\.40\.4,/m);
+    const cfgScript = scripts.find((s) => s.endsWith("-mesh-cloud3-config.sh"))!;
+    const written = filesWrittenBy(fs.readFileSync(path.join(out, "cloud3", "scripts", cfgScript), "utf8"));
+    assert.ok(written.length >= 26 + 3, `tinc.conf, tinc-up, tinc-down and a host file per node: got ${written.length}`);
+    for (const f of written) assert.equal(fs.readFileSync(path.join(out, "cloud3", "files", f.path), "utf8"), f.content);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});

@@ -49,8 +49,9 @@ export function validateTexts(dir: string, texts: Record<string, string>): LoadR
     const lines = new LineCounter();
     const doc = parseDocument(texts[name], { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     for (const err of doc.errors) {
-      const pos = err.linePos?.[0];
-      problems.push({ file, line: pos?.line ?? 0, column: pos?.col ?? 0, field: "", message: `YAML syntax: ${err.message.split("\n")[0]}` });
+      // linePos is only filled with prettyErrors; the offset always is.
+      const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
+      problems.push({ file, line: pos.line, column: pos.col, field: "", message: `YAML syntax: ${err.message.split("\n")[0]}` });
     }
     if (doc.errors.length > 0) continue;
     const value = doc.toJS() ?? {};
@@ -88,7 +89,8 @@ export function validateTexts(dir: string, texts: Record<string, string>): LoadR
       source = sources.get(`dcs/${String(p[1])}`);
       docPath = p.slice(2);
     }
-    const keyIssue = issue.code === "invalid_key" || issue.code === "unrecognized_keys";
+    // A problem with a name (node, volume) points at the name, not at the value under it.
+    const keyIssue = issue.code === "invalid_key" || issue.code === "unrecognized_keys" || (issue.code === "custom" && issue.params?.at === "key");
     const keys = issue.code === "unrecognized_keys" ? (issue as { keys: string[] }).keys : [];
     const fallbackFile = p[0] === "mesh" ? path.join(dir, MESH_FILE) : path.join(dir, `${String(p[1])}.yaml`);
     if (keys.length > 0) {
@@ -99,10 +101,21 @@ export function validateTexts(dir: string, texts: Record<string, string>): LoadR
       continue;
     }
     const loc = source ? locate(source, docPath, keyIssue) : { file: fallbackFile, line: 0, column: 0 };
-    problems.push({ ...loc, field: fieldName(docPath), message: explain(issue.message, issue.code, docPath) });
+    const missing = issue.code !== "custom" && docPath.length > 0 && valueAt(raw, p) === undefined;
+    problems.push({ ...loc, field: fieldName(docPath), message: explain(issue.message, issue.code, docPath, missing) });
   }
   problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
   return { ok: false, problems: dedupe(problems) };
+}
+
+/** The raw value at a schema path (`undefined` when the field is absent), to tell "missing" from "wrong". */
+function valueAt(root: unknown, p: (string | number)[]): unknown {
+  let v: unknown = root;
+  for (const seg of p) {
+    if (typeof v !== "object" || v === null) return undefined;
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return v;
 }
 
 function dedupe(problems: Problem[]): Problem[] {
@@ -121,11 +134,11 @@ function hintFor(key: string): string {
   return k ? ` (did you mean ${k}?)` : "";
 }
 
-function explain(message: string, code: string, docPath: (string | number)[]): string {
-  if (code === "invalid_type" && /received undefined/.test(message)) {
-    return `${String(docPath[docPath.length - 1] ?? "value")} is required`;
-  }
-  return message;
+function explain(message: string, code: string, docPath: (string | number)[], missing = false): string {
+  const required = `${String(docPath[docPath.length - 1] ?? "value")} is required`;
+  if (code === "invalid_type" && /received undefined/.test(message)) return required;
+  // Fields with their own message ("must be an IPv4 address") say first that they are absent.
+  return missing ? `${required}: ${message}` : message;
 }
 
 export function fieldName(p: (string | number)[]): string {
@@ -138,14 +151,20 @@ export function fieldName(p: (string | number)[]): string {
 function locate(src: SourceFile, docPath: (string | number)[], atKey: boolean): { file: string; line: number; column: number } {
   let node: YamlNode | null | undefined = src.doc.contents as YamlNode | null;
   let lastPos: [number, number] | undefined = node?.range ? [node.range[0], node.range[1]] : undefined;
+  // The key whose value is `node`: a field missing from that value is reported at this key.
+  let ownerKey: [number, number] | undefined;
   for (let i = 0; i < docPath.length; i++) {
     const seg = docPath[i];
     const last = i === docPath.length - 1;
     if (isMap(node)) {
       const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
-      if (!pair) break;
+      if (!pair) {
+        if (ownerKey) lastPos = ownerKey;
+        break;
+      }
       const key = pair.key as YamlNode;
       const value = pair.value as YamlNode | null;
+      ownerKey = key.range ? [key.range[0], key.range[1]] : undefined;
       if ((last && atKey) || !value || !value.range) {
         if (key.range) lastPos = [key.range[0], key.range[1]];
         node = last ? key : value;
@@ -158,6 +177,7 @@ function locate(src: SourceFile, docPath: (string | number)[], atKey: boolean): 
       const item = node.items[seg] as YamlNode | undefined;
       if (!item || !item.range) break;
       lastPos = [item.range[0], item.range[1]];
+      ownerKey = lastPos;
       node = item;
     } else break;
   }

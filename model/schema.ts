@@ -15,6 +15,14 @@ export const VOLUME_NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
 const SAFE_PATH = /^(\/[A-Za-z0-9._][A-Za-z0-9._-]*)+$/;
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const DURATION = /^[1-9][0-9]*(s|min|h)$/;
+/** A sync interval becomes an OnCalendar repetition (render/units.ts calendarFor): it must divide
+ * a minute, an hour or a day, or systemd rejects the timer (45s, 90min, 36h) or fires unevenly. */
+const syncEvery = (s: string): boolean => {
+  const m = /^([1-9][0-9]*)(s|min|h)$/.exec(s);
+  if (!m) return true; // DURATION's own message covers it
+  const n = Number(m[1]);
+  return m[2] === "h" ? n < 24 && 24 % n === 0 : n < 60 && 60 % n === 0;
+};
 
 const ipv4 = z
   .string({ error: "must be an IPv4 address such as 10.1.1.1" })
@@ -79,7 +87,12 @@ const VolumeSchema = z.strictObject({
   options: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
   /** Copy this volume's new images to the same-named volume of every other DC, and how often. */
   sync: z
-    .union([z.literal(false), z.strictObject({ every: z.string().regex(DURATION, { error: "every is a time span such as 30s, 2min or 1h" }) })], {
+    .union([z.literal(false), z.strictObject({
+        every: z
+          .string()
+          .regex(DURATION, { error: "every is a time span such as 30s, 2min or 1h" })
+          .refine(syncEvery, { error: "every must divide a minute, an hour or a day evenly (systemd timers repeat within those): 1-30s or 1-30min dividing 60 (30s, 2min, 5min, 15min), or 1, 2, 3, 4, 6, 8 or 12h" }),
+      })], {
       error: "sync is false, or { every: 2min } (a time span such as 30s, 2min or 1h)",
     })
     .default({ every: "2min" }),

@@ -242,9 +242,10 @@ export function systemdEscapePath(p: string): string {
   if (trimmed === "") return "-";
   return trimmed
     .split("/")
-    .map((part) =>
+    .map((part, k) =>
       [...part]
-        .map((ch, i) => (/[A-Za-z0-9:_]/.test(ch) || (ch === "." && i > 0) ? ch : `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`))
+        // Only a dot that starts the whole name is escaped (systemd-escape: `/srv/.x` -> `srv-.x`).
+        .map((ch, i) => (/[A-Za-z0-9:_]/.test(ch) || (ch === "." && (k > 0 || i > 0)) ? ch : `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`))
         .join(""),
     )
     .join("-");

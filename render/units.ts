@@ -128,7 +128,8 @@ mkdir -p ${SYNC_STATE_DIR}
 reload=0
 ${files}
 if (( reload )); then systemctl daemon-reload; fi
-for timer in ${jobs.map((j) => shq(`${j.unit}.timer`)).join(" ")}; do
+timers=(${jobs.map((j) => shq(`${j.unit}.timer`)).join(" ")})
+for timer in "\${timers[@]}"; do
   if ! systemctl is-enabled --quiet "$timer"; then
     systemctl enable --quiet "$timer"
     changed "enabled $timer"

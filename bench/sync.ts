@@ -17,13 +17,19 @@ const GiB = 1024 ** 3;
 const DATA = 2 * 1024 * 1024; // per image, written as 4 chunks of 512 KiB
 const RSYNC_SUBSET = 5;
 
-function sh(cmd: string, args: string[], opts: { cwd?: string } = {}): { s: number; out: string } {
+const HAVE_TIME = fs.existsSync("/usr/bin/time");
+// Run a command; wall seconds, and CPU seconds (user+sys, from /usr/bin/time) when available.
+function sh(cmd: string, args: string[], opts: { cwd?: string } = {}): { s: number; cpu: number; out: string } {
   const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, encoding: "utf8", maxBuffer: 64 << 20 });
+  const r = HAVE_TIME
+    ? spawnSync("/usr/bin/time", ["-f", "@cpu %U %S", cmd, ...args], { cwd: opts.cwd, encoding: "utf8", maxBuffer: 64 << 20 })
+    : spawnSync(cmd, args, { cwd: opts.cwd, encoding: "utf8", maxBuffer: 64 << 20 });
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-  return { s, out: r.stdout };
+  const m = /@cpu ([0-9.]+) ([0-9.]+)\s*$/.exec(r.stderr ?? "");
+  return { s, cpu: m ? Number(m[1]) + Number(m[2]) : NaN, out: r.stdout };
 }
+const load = () => fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 const syncDisk = () => sh("sync", []).s;
 const du = (p: string) => Number(sh("du", ["-s", "-B1", p]).out.split(/\s/)[0]);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -70,9 +76,10 @@ async function main(): Promise<void> {
 
     const ours = (dst: string, extra: string[] = []) => {
       const r = sh(process.execPath, [bundle, SRC, dst, "--state", `${dst}.state.json`, "--json", ...extra]);
-      return { s: r.s, sum: JSON.parse(r.out.trim().split("\n").pop()!) };
+      return { s: r.s, cpu: r.cpu, sum: JSON.parse(r.out.trim().split("\n").pop()!) };
     };
-    const cpU = (dst: string) => sh("cp", ["-a", "-u", "--sparse=always", `${SRC}/.`, dst]).s;
+    const cpUx = (dst: string) => sh("cp", ["-a", "-u", "--sparse=always", `${SRC}/.`, dst]);
+    const cpU = (dst: string) => cpUx(dst).s;
     const rsync = (src: string, dst: string) => sh("rsync", ["-uaxH", "--sparse", `${src}/`, `${dst}/`]).s;
 
     // 1. First full pass.
@@ -80,9 +87,11 @@ async function main(): Promise<void> {
     const T_CP = path.join(root, "t-cp");
     fs.mkdirSync(T_OURS);
     fs.mkdirSync(T_CP);
+    console.log(`load average before the first pass: ${load()}`);
     const o1 = ours(T_OURS);
     const o1sync = syncDisk();
-    const c1 = cpU(T_CP);
+    const c1x = cpUx(T_CP);
+    const c1 = c1x.s;
     const c1sync = syncDisk();
     // two cp processes in parallel, each on half of the projects
     const T_CP2 = path.join(root, "t-cp2");
@@ -113,22 +122,24 @@ async function main(): Promise<void> {
     const aOurs = du(T_OURS);
     const aCp = du(T_CP);
     results.push(["first full pass", `${f2(o1.s)} (+${f2(o1sync)} sync)`, `${f2(c1)} (+${f2(c1sync)} sync)`, `~${f2(r1)} (${RSYNC_SUBSET} projects: ${f2(r1sub)} s, scaled)`, `${(o1.s / c1).toFixed(2)}x / ${(o1.s / r1).toFixed(4)}x`]);
+    console.log(`first pass: CPU time (user+sys) ours ${f2(o1.cpu)} s, cp ${f2(c1x.cpu)} s (cp's writeback happens later in kernel threads, not counted); load average now ${load()}`);
     console.log(`first pass: ours copied ${o1.sum.copied}, failed ${o1.sum.failed}; ours --no-fsync ${f2(onf.s)} s (+${f2(onfSync)} s sync) = ${(onf.s / c1).toFixed(2)}x cp; two cp in parallel ${f2(c2)} s = ${(c2 / c1).toFixed(2)}x cp`);
 
     // 2. No changes, warm cache. rsync gets a full copy of the target made with hard links.
     const T_RS = path.join(root, "t-rsync");
     sh("cp", ["-al", T_CP, T_RS]);
-    const oN: number[] = [], cN: number[] = [], rN: number[] = [];
+    const oN: number[] = [], cN: number[] = [], rN: number[] = [], oC: number[] = [];
     let oNs = o1.sum;
     for (let i = 0; i < 5; i++) {
       const r = ours(T_OURS);
       oN.push(r.s);
+      oC.push(r.cpu);
       oNs = r.sum;
       cN.push(cpU(T_CP));
       rN.push(rsync(SRC, T_RS));
     }
     results.push(["no changes (warm, median of 5)", f2(median(oN)), f2(median(cN)), f2(median(rN)), `${(median(oN) / median(cN)).toFixed(2)}x / ${(median(oN) / median(rN)).toFixed(2)}x`]);
-    console.log(`no-change pass: ours copied ${oNs.copied}, skipped ${oNs.skipped}; runs ${oN.map(f2).join(" ")}`);
+    console.log(`no-change pass: ours copied ${oNs.copied}, skipped ${oNs.skipped}; runs ${oN.map(f2).join(" ")} s wall, ${oC.map(f2).join(" ")} s CPU; load average ${load()}`);
 
     // 3. 1% of the projects changed: 2 MB rewritten, mtime 5 s later.
     const changed = names.filter((_, i) => i % 100 === 50);

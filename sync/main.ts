@@ -155,6 +155,12 @@ function cleanJournal(journal: string, warn: (m: string) => void): void {
 export async function main(argv: string[], io: IO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const t0 = Date.now();
   const err = (m: string) => io.stderr.write(`glustermesh-sync: ${m}\n`);
+  // GLUSTERMESH_SYNC_TIMING=1: phase timings on stderr (milliseconds since process start)
+  const timing = process.env.GLUSTERMESH_SYNC_TIMING === "1";
+  const mark = (what: string) => {
+    if (timing) err(`timing: ${(performance.now()).toFixed(1)} ms ${what}`);
+  };
+  mark("main");
   let o: Options;
   try {
     const r = parseArgs(argv);
@@ -226,11 +232,14 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
   try {
+    mark("lock");
     if (!o.dryRun) cleanJournal(journal, err);
     const { state: old, warning } = loadState(stateFile, o.source, o.target);
+    mark("state loaded");
     if (warning) err(warning);
 
     const w = await walk(o.source, Math.max(8, o.concurrency * 4));
+    mark(`walked${w.async ? " (parallel)" : ""}`);
     const s: Summary = newSummary();
     s.skipped += w.skippedLinkFiles + w.skippedInternal;
     const files = w.files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
@@ -255,6 +264,7 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
       } else todo.push(f);
     }
 
+    mark("compared with state");
     let unreachable = "";
     if (todo.length > 0) {
       try {
@@ -357,6 +367,7 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
         }
       });
     }
+    mark("copied");
     bar?.stop();
     if (journalFd !== undefined) {
       fs.closeSync(journalFd);
@@ -374,6 +385,7 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
         }
       }
     }
+    mark("state saved");
     s.seconds = Math.round((Date.now() - t0) / 10) / 100;
     if (o.dryRun) {
       s.dryRun = true;

@@ -38,7 +38,7 @@ const msSince = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e6;
 // Walk `root` with readdir + lstat. Symlinks and special files are reported, never followed.
 //
 // A warm walk is fastest with plain synchronous calls (a few microseconds each, no thread
-// pool round trip). As soon as one call is slow, meaning it waited for the disk, the rest of
+// pool round trip). As soon as calls are slow, meaning they wait for the disk, the rest of
 // the walk switches to asynchronous calls with at most `limit` in flight, so that a cold
 // brick is read with parallel I/O.
 export async function walk(root: string, limit: number, forceAsync = false): Promise<WalkResult> {
@@ -78,7 +78,9 @@ export async function walk(root: string, limit: number, forceAsync = false): Pro
     }
   };
 
-  // Synchronous while the cache is warm.
+  // Synchronous while the cache is warm. Three slow calls (a single one may just be the
+  // process being preempted) switch to parallel calls.
+  let slow = 0;
   while (!forceAsync && (dirs.length > 0 || stats.length > 0)) {
     const t = process.hrtime.bigint();
     if (stats.length > 0) {
@@ -88,7 +90,7 @@ export async function walk(root: string, limit: number, forceAsync = false): Pro
       } catch (e) {
         onStat(rel, e as NodeJS.ErrnoException);
       }
-      if (msSince(t) > 1) break;
+      if (msSince(t) > 2 && ++slow >= 3) break;
     } else {
       const rel = dirs.pop()!;
       let n = 0;
@@ -99,7 +101,7 @@ export async function walk(root: string, limit: number, forceAsync = false): Pro
       } catch (e) {
         onDir(rel, e as NodeJS.ErrnoException);
       }
-      if (msSince(t) > 1 + n * 0.005) break;
+      if (msSince(t) > 2 + n * 0.005 && ++slow >= 3) break;
     }
   }
   if (dirs.length === 0 && stats.length === 0) return res;

@@ -4,8 +4,9 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { planChanges, formatPlan, planCommand, type PlanResult } from "../../cli/plan";
+import { planChanges, formatPlan, type PlanResult } from "../../cli/plan";
 import { baseTexts, edit, LABA, LABB, MESH } from "./fixtures";
+import { runCommand } from "./cli";
 
 const plan = (head: Record<string, string>, dc = "laba", base = baseTexts()) => planChanges(base, head, dc, { baseName: "HEAD" });
 const op = (r: PlanResult, resource: string) => r.ops.find((o) => o.resource === resource);
@@ -194,7 +195,7 @@ test("end to end: planCommand reads the base from git and the working tree", asy
   git("commit", "-q", "-m", "base");
   for (const [f, t] of Object.entries(ADD_PAIR)) fs.writeFileSync(path.join(inv, f), t);
   fs.writeFileSync(path.join(inv, "labc.yaml"), "nodes:\n  labc1: { address: 192.0.2.31, tinc: 10.1.3.1, roles: [compute] }\n"); // absent at the base
-  const out = await capture(() => planCommand(["--stack", "laba", "--inventory", inv]));
+  const out = await runCommand("plan", ["--stack", "laba", "--inventory", inv]);
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stdout, /plan for laba: inventory at HEAD -> working tree/);
   assert.match(out.stdout, /\+ laba\/projects\/add-brick\/laba3\+laba4 +gluster volume add-brick projects replica 2/);
@@ -202,39 +203,24 @@ test("end to end: planCommand reads the base from git and the working tree", asy
   // Against the new state committed: nothing to do; going back: dangerous.
   git("add", "-A");
   git("commit", "-q", "-m", "pair");
-  const same = await capture(() => planCommand(["--stack", "laba", "--inventory", inv]));
+  const same = await runCommand("plan", ["--stack", "laba", "--inventory", inv]);
   assert.equal(same.code, 0);
   assert.match(same.stdout, /no changes/);
   for (const [f, t] of Object.entries(baseTexts())) fs.writeFileSync(path.join(inv, f), t);
-  const back = await capture(() => planCommand(["--stack=laba", `--inventory=${inv}`, "--base", "HEAD"]));
+  const back = await runCommand("plan", ["--stack=laba", `--inventory=${inv}`, "--base", "HEAD"]);
   assert.equal(back.code, 3);
   assert.match(back.stdout, /DANGER/);
   assert.match(back.stderr, /exit 3/);
-  const badRef = await capture(() => planCommand(["--stack", "laba", "--inventory", inv, "--base", "nosuchref"]));
+  const badRef = await runCommand("plan", ["--stack", "laba", "--inventory", inv, "--base", "nosuchref"]);
   assert.equal(badRef.code, 1);
   assert.match(badRef.stderr, /unknown git revision "nosuchref"/);
   fs.writeFileSync(path.join(inv, "laba.yaml"), "nodes: {");
-  const bad = await capture(() => planCommand(["--stack", "laba", "--inventory", inv]));
+  const bad = await runCommand("plan", ["--stack", "laba", "--inventory", inv]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /laba\.yaml:\d+:\d+: YAML syntax/);
-  const usage = await capture(() => planCommand(["--bogus"]));
+  const usage = await runCommand("plan", ["--bogus"]);
   assert.equal(usage.code, 1);
   assert.doesNotMatch(usage.stderr, /\n\s+at /);
   fs.rmSync(repo, { recursive: true, force: true });
 });
 
-async function capture(fn: () => Promise<number>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  try {
-    const code = await fn();
-    return { code, stdout: out.join(""), stderr: err.join("") };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}

@@ -1,0 +1,284 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { validateTexts } from "../../model/load";
+import { buildModel, type Model } from "../../model/model";
+import { hostFile, tincConf, tincUp } from "../../render/tinc";
+import { firewallRules, mountUnit, syncService, syncTimer } from "../../render/units";
+import { connectTo } from "../../model/model";
+import { checkDrift, compareDc, exitCode, formatReport, type NodeCapture } from "../../cli/drift";
+import { MARK, parseLiveOutput, parsePeerStatus, parseVolumeGet, parseVolumeInfo } from "../../cli/live";
+import { baseTexts, sample } from "./fixtures";
+import { runCommand } from "./cli";
+
+function model(): Model {
+  const r = validateTexts("/fixture", baseTexts());
+  if (!r.ok) throw new Error(JSON.stringify(r.problems));
+  return buildModel(r.inventory);
+}
+
+const KEY = (n: string) => `-----BEGIN RSA PUBLIC KEY-----\nMIIBCgKCAQEA${n}key+/=\n-----END RSA PUBLIC KEY-----`;
+const NOW = 1_750_000_000;
+
+type Sections = Record<string, { stdout: string; rc?: number; stderr?: string } | null>;
+
+/** A node's recorded answer in the live script's format: a healthy, deployed laba. */
+function healthy(m: Model, node: string): Sections {
+  const dc = m.dcs.find((d) => d.name === "laba")!;
+  const n = m.nodes.find((x) => x.name === node)!;
+  const s: Sections = {
+    clock: { stdout: `${NOW}.250000000\n` },
+    hostname: { stdout: `${node}\n` },
+    "tinc-conf": { stdout: tincConf({ network: "glustermesh", interface: "glustermesh", port: 655, prefix: 16, name: node, tinc: n.tinc, connectTo: connectTo(m, n), hosts: [] }) },
+    "tinc-up": { stdout: tincUp({ tinc: n.tinc, prefix: 16 }) },
+    "tinc-key": { stdout: KEY(node) + "\n" },
+    "tinc-hosts": { stdout: m.nodes.map((x) => x.name).join("\n") + "\n" },
+    "tinc-active": { stdout: "active\n" },
+    mounts: {
+      stdout:
+        "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n" +
+        dc.mounts.filter((x) => x.node === node).map((x) => `${x.server}:/${x.volume} ${x.where} fuse.glusterfs rw,relatime,user_id=0,group_id=0,default_permissions,allow_other,max_read=131072 0 0`).join("\n") +
+        "\n",
+    },
+    "glusterd-active": { stdout: "active\n" },
+    "peer-status": { stdout: sample(`peer-status-${node}.xml`) },
+    "volume-info": { stdout: sample(`volume-info-${node}.xml`) },
+    "firewall-table": { stdout: sample("nft-list-table.txt") },
+    "file:/etc/glustermesh/firewall.nft": { stdout: firewallRules("glustermesh") },
+  };
+  for (const x of m.nodes) s[`tinc-host:${x.name}`] = { stdout: hostFile({ name: x.name, address: x.address, tinc: x.tinc, publicKey: KEY(x.name) }, 655) };
+  if (dc.volumes.some((v) => v.lead === node)) s["volume-get:projects"] = { stdout: sample("volume-get-projects.xml") };
+  for (const mt of dc.mounts.filter((x) => x.node === node)) {
+    s[`file:/etc/systemd/system/${mt.unit}`] = { stdout: mountUnit(mt, "tinc@glustermesh.service") };
+    s[`unit:${mt.unit}`] = { stdout: "enabled=enabled\nactive=active\n" };
+  }
+  for (const j of dc.syncJobs.filter((x) => x.node === node)) {
+    s[`file:/etc/systemd/system/${j.unit}.service`] = { stdout: syncService(j) };
+    s[`file:/etc/systemd/system/${j.unit}.timer`] = { stdout: syncTimer(j) };
+    s[`unit:${j.unit}.timer`] = { stdout: "enabled=enabled\nactive=active\n" };
+    s[`result:${j.unit}.service`] = { stdout: "Result=success\nExecMainStatus=0\n" };
+  }
+  return s;
+}
+
+function render(s: Sections): string {
+  let out = "";
+  for (const [name, v] of Object.entries(s)) {
+    if (!v) continue;
+    out += `${MARK} begin ${name}\n${v.stdout}\n${MARK} stderr ${name}\n${v.stderr ?? ""}\n${MARK} end ${name} ${v.rc ?? 0}\n`;
+  }
+  return out + `${MARK} done\n`;
+}
+
+function capture(node: string, s: Sections): NodeCapture {
+  return { node, output: render(s), sentAt: NOW, receivedAt: NOW + 0.5 };
+}
+
+/** Compare laba with laba1's and laba2's answers, after `edit` changed them. */
+function check(edit: (m: Model, a1: Sections, a2: Sections) => void = () => undefined) {
+  const m = model();
+  const a1 = healthy(m, "laba1");
+  const a2 = healthy(m, "laba2");
+  edit(m, a1, a2);
+  return compareDc(m, "laba", [capture("laba1", a1), capture("laba2", a2)]);
+}
+
+const lines = (r: ReturnType<typeof check>) => r.drift.map((d) => `${d.node} | ${d.item} | ${d.expected} | ${d.found}`);
+
+test("parsers read real gluster 10.3 XML", () => {
+  assert.deepEqual(parsePeerStatus(sample("peer-status-laba1.xml")), [{ hostnames: ["10.1.1.2"], connected: true, state: "Peer in Cluster" }]);
+  assert.deepEqual(parsePeerStatus(sample("peer-status-laba1-laba2-down.xml"))[0].connected, false);
+  const [v] = parseVolumeInfo(sample("volume-info-laba1.xml"));
+  assert.equal(v.name, "projects");
+  assert.equal(v.status, "Started");
+  assert.equal(v.replicaCount, 2);
+  assert.deepEqual(v.bricks, ["10.1.1.1:/mnt/bricks/projects", "10.1.1.2:/mnt/bricks/projects"]);
+  assert.equal(v.options["auth.allow"], "10.1.1.1,10.1.1.2,10.1.2.1,10.1.2.2");
+  const got = parseVolumeGet(sample("volume-get-projects.xml"));
+  assert.equal(got["performance.quick-read"], "off");
+  assert.equal(got["cluster.lookup-unhashed"], "on"); // " (DEFAULT)" dropped
+  assert.equal(got["cluster.eager-lock"], "enable");
+  const live = parseLiveOutput(render({ a: { stdout: "x\n\n" }, b: { stdout: "no newline", rc: 3, stderr: "oops" } }));
+  assert.equal(live.complete, true);
+  assert.deepEqual(live.sections.get("a"), { name: "a", stdout: "x\n\n", stderr: "", rc: 0 });
+  assert.deepEqual(live.sections.get("b"), { name: "b", stdout: "no newline", stderr: "oops", rc: 3 });
+});
+
+test("a live state matching the inventory: no drift, exit 0", () => {
+  const r = check();
+  assert.deepEqual(lines(r), []);
+  assert.deepEqual(r.errors, []);
+  assert.equal(exitCode(r), 0);
+  assert.deepEqual(r.nodes.laba1, { reachable: true, clockSkewSeconds: 0 });
+  assert.match(formatReport(r), /laba: no drift \(2 nodes checked\)/);
+});
+
+test("nfs.disable off, auth.allow widened, a virt option reset: each on the lead, exit 2", () => {
+  const nfs = check((m, a1) => (a1["volume-get:projects"] = { stdout: sample("volume-get-projects-nfs-off.xml") }));
+  assert.deepEqual(lines(nfs), ["laba1 | volume projects option nfs.disable | on | off"]);
+  assert.equal(exitCode(nfs), 2);
+  assert.match(formatReport(nfs), /^laba1 {2}volume projects option nfs\.disable {2}expected on {2}found off$/m);
+  const auth = check((m, a1) => (a1["volume-get:projects"] = { stdout: sample("volume-get-projects-auth-wide.xml") }));
+  assert.deepEqual(lines(auth), ["laba1 | volume projects option auth.allow | 10.1.1.1,10.1.1.2,10.1.2.1,10.1.2.2 | 10.1.*"]);
+  const quick = check((m, a1) => (a1["volume-get:projects"] = { stdout: sample("volume-get-projects-quickread-reset.xml") }));
+  assert.deepEqual(lines(quick), ["laba1 | volume projects option performance.quick-read | off | on"]);
+});
+
+test("a peer detached or disconnected", () => {
+  const gone = check((m, a1) => (a1["peer-status"] = { stdout: sample("peer-status-laba1.xml").replace(/<peer>[\s\S]*<\/peer>\n/, "") }));
+  assert.deepEqual(lines(gone), ["laba1 | peer 10.1.1.2 (laba2) | Peer in Cluster (Connected) | not in the pool"]);
+  const down = check((m, a1) => (a1["peer-status"] = { stdout: sample("peer-status-laba1-laba2-down.xml") }));
+  assert.deepEqual(lines(down), ["laba1 | peer 10.1.1.2 (laba2) | Peer in Cluster (Connected) | Peer in Cluster (Disconnected)"]);
+});
+
+test("tincd stopped, a host file edited, a stray host file", () => {
+  const stopped = check((m, a1, a2) => (a2["tinc-active"] = { stdout: "inactive\n", rc: 3 }));
+  assert.deepEqual(lines(stopped), ["laba2 | service tinc@glustermesh.service | active | inactive"]);
+  const edited = check((m, a1) => (a1["tinc-host:labb1"] = { stdout: a1["tinc-host:labb1"]!.stdout.replace("Address = 192.0.2.21 655", "Address = 192.0.2.99 655") }));
+  assert.deepEqual(lines(edited), ["laba1 | tinc host file hosts/labb1 | Address = 192.0.2.21 655 | Address = 192.0.2.99 655"]);
+  const wrongKey = check((m, a1) => (a1["tinc-host:laba2"] = { stdout: hostFile({ name: "laba2", address: "192.0.2.12", tinc: "10.1.1.2", publicKey: KEY("stale") }, 655) }));
+  assert.equal(wrongKey.drift.length, 1);
+  assert.equal(wrongKey.drift[0].node, "laba1");
+  assert.equal(wrongKey.drift[0].item, "tinc host file hosts/laba2");
+  const foreignKey = check((m, a1) => (a1["tinc-host:labb2"] = { stdout: hostFile({ name: "labb2", address: "192.0.2.22", tinc: "10.1.2.2", publicKey: KEY("other") }, 655) }));
+  // A peer DC's key is not known here: two nodes disagreeing is drift on both (no majority to trust).
+  assert.deepEqual(lines(foreignKey), ["laba1 | tinc host file hosts/labb2 key | the same key on every node of laba | keys differ (laba1, laba2)", "laba2 | tinc host file hosts/labb2 key | the same key on every node of laba | keys differ (laba1, laba2)"]);
+  const stray = check((m, a1) => {
+    a1["tinc-hosts"] = { stdout: a1["tinc-hosts"]!.stdout + "oldnode\n" };
+    a1["tinc-host:oldnode"] = { stdout: "Subnet = 10.1.9.9/32\n" };
+  });
+  assert.deepEqual(lines(stray), ["laba1 | tinc host file hosts/oldnode | absent (not in the inventory) | present"]);
+  const missing = check((m, a1) => {
+    a1["tinc-host:labb2"] = null;
+    a1["tinc-hosts"] = { stdout: "laba1\nlaba2\nlabb1\n" };
+  });
+  assert.deepEqual(lines(missing), ["laba1 | tinc host file hosts/labb2 | present | missing"]);
+});
+
+test("a mount unmounted, a timer disabled, a failed sync", () => {
+  const m = model();
+  const dc = m.dcs.find((d) => d.name === "laba")!;
+  const job = dc.syncJobs.find((j) => j.node === "laba2")!;
+  const unmounted = check((mm, a1) => (a1.mounts = { stdout: a1.mounts!.stdout.split("\n").filter((l) => !l.includes(" /mnt/gluster/labb/projects ")).join("\n") }));
+  assert.deepEqual(lines(unmounted), ["laba1 | mount /mnt/gluster/labb/projects | mounted (labb/projects from 10.1.2.1) | not mounted"]);
+  const disabled = check((mm, a1, a2) => (a2[`unit:${job.unit}.timer`] = { stdout: "enabled=disabled\nactive=inactive\n" }));
+  assert.deepEqual(lines(disabled), [`laba2 | unit ${job.unit}.timer | enabled | disabled`, `laba2 | unit ${job.unit}.timer | active | inactive`]);
+  const failed = check((mm, a1, a2) => (a2[`result:${job.unit}.service`] = { stdout: "Result=exit-code\nExecMainStatus=1\n" }));
+  assert.deepEqual(lines(failed), [`laba2 | sync ${job.unit} last run | success | exit-code (exit status 1)`]);
+});
+
+test("firewall table missing; clock off by 10 s", () => {
+  const fw = check((m, a1, a2) => (a2["firewall-table"] = { stdout: "", rc: 1, stderr: "Error: No such file or directory\nlist table inet glustermesh\n" }));
+  assert.deepEqual(lines(fw), ["laba2 | firewall table inet glustermesh | present, gluster's ports dropped off the mesh | missing"]);
+  const clock = check((m, a1) => (a1.clock = { stdout: `${NOW + 10.5}\n` }));
+  assert.deepEqual(lines(clock), ["laba1 | clock | within 2s of the checker's | ahead by 10.0s"]);
+  assert.equal(clock.nodes.laba1.clockSkewSeconds, 10);
+});
+
+test("a gluster command that fails is an error (not checked), never silent", () => {
+  const r = check((m, a1) => {
+    a1["glusterd-active"] = { stdout: "inactive\n", rc: 3 };
+    a1["peer-status"] = { stdout: "", rc: 1, stderr: "Connection failed. Please check if gluster daemon is operational.\n" };
+    a1["volume-info"] = { stdout: "", rc: 1, stderr: "Connection failed. Please check if gluster daemon is operational.\n" };
+    a1["volume-get:projects"] = { stdout: "", rc: 1 };
+  });
+  assert.deepEqual(lines(r), ["laba1 | service glusterd | active | inactive"]);
+  assert.match(r.errors.join("\n"), /laba1: peer-status not checked: .*gluster daemon is operational/);
+  assert.equal(exitCode(r), 1);
+  const cut = compareDc(model(), "laba", [capture("laba1", healthy(model(), "laba1")), { node: "laba2", output: render(healthy(model(), "laba2")).replace(/@@glustermesh-live@@ done\n$/, "") , sentAt: NOW, receivedAt: NOW }]);
+  assert.match(cut.errors.join("\n"), /laba2: the report ended early/);
+});
+
+// ---- the SSH part, with fake ssh programs ----------------------------------------------------
+
+function fakeSsh(body: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gm-fake-ssh-"));
+  const f = path.join(dir, "ssh");
+  fs.writeFileSync(f, `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+  return f;
+}
+
+function inventoryDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gm-drift-inv-"));
+  for (const [f, t] of Object.entries(baseTexts())) fs.writeFileSync(path.join(dir, f), t);
+  return dir;
+}
+
+const run = (argv: string[]) => runCommand("drift", argv);
+
+test("an unreachable node: exit 1, named, never 'no drift'", async () => {
+  const ssh = fakeSsh(`for a; do last=$a; done; host=\${@: -2:1}; echo "ssh: connect to host $host port 22: Connection refused" >&2; exit 255`);
+  const r = await run(["--stack", "laba", "--inventory", inventoryDir(), "--ssh-command", ssh, "--timeout", "5"]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /error: laba1: not checked: ssh 192\.0\.2\.11 failed \(exit 255\): ssh: connect to host 192\.0\.2\.11 port 22: Connection refused/);
+  assert.match(r.stdout, /NOT fully checked/);
+  assert.doesNotMatch(r.stdout, /no drift/);
+  const j = await run(["--stack", "laba", "--inventory", inventoryDir(), "--ssh-command", ssh, "--json"]);
+  assert.equal(j.code, 1);
+  const report = JSON.parse(j.stdout);
+  assert.equal(report.dc, "laba");
+  assert.deepEqual(report.nodes.laba1, { reachable: false, address: "192.0.2.11" });
+  assert.equal(report.errors.length, 2);
+});
+
+test("a node that does not answer in time: exit 1", async () => {
+  const ssh = fakeSsh("exec sleep 30");
+  const t = Date.now();
+  const r = await run(["--stack", "laba", "--inventory", inventoryDir(), "--ssh-command", ssh, "--timeout", "1"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /laba1: not checked: no complete answer within 1s/);
+  assert.ok(Date.now() - t < 10_000);
+});
+
+test("ssh gets BatchMode, pinned host keys, user, key and port; recorded answers give drift exit 2", async () => {
+  const m = model();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gm-drift-rec-"));
+  const a1 = healthy(m, "laba1");
+  a1["volume-get:projects"] = { stdout: sample("volume-get-projects-nfs-off.xml") };
+  a1.clock = { stdout: "@NOW@\n" };
+  const a2 = healthy(m, "laba2");
+  a2.clock = { stdout: "@NOW@\n" };
+  fs.writeFileSync(path.join(dir, "laba1"), render(a1));
+  fs.writeFileSync(path.join(dir, "laba2"), render(a2));
+  const ssh = fakeSsh(
+    `printf '%s\\n' "$@" > ${dir}/args.$$; host=\${@: -2:1}; cat > ${dir}/script.$$; ` +
+      `case $host in 192.0.2.11) f=laba1;; 192.0.2.12) f=laba2;; *) exit 255;; esac; sed "s/@NOW@/$(date +%s.%N)/" ${dir}/$f`,
+  );
+  const key = path.join(dir, "id");
+  fs.writeFileSync(key, "not a key");
+  const inv = inventoryDir();
+  fs.writeFileSync(path.join(inv, "laba.yaml"), baseTexts()["laba.yaml"].replace("roles: [storage, compute] }", "roles: [storage, compute], ssh: { port: 2222, hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOaaaa } }"));
+  const r = await run(["--stack", "laba", "--inventory", inv, "--ssh-command", ssh, "--ssh-user", "admin", "--ssh-key", key, "--ssh-option", "ProxyJump=bastion"]);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stdout, /^laba1 +volume projects option nfs\.disable +expected on +found off$/m);
+  const argFiles = fs.readdirSync(dir).filter((f) => f.startsWith("args."));
+  assert.equal(argFiles.length, 2);
+  const all = argFiles.map((f) => fs.readFileSync(path.join(dir, f), "utf8"));
+  const first = all.find((a) => a.includes("192.0.2.11"))!;
+  for (const want of ["BatchMode=yes", "StrictHostKeyChecking=yes", "-l\nadmin", `-i\n${key}`, "-p\n2222", "HostKeyAlias=glustermesh-laba1", "ProxyJump=bastion", "192.0.2.11\nbash -s"]) assert.ok(first.includes(want), `${want} in\n${first}`);
+  const second = all.find((a) => a.includes("192.0.2.12"))!;
+  assert.ok(!second.includes("UserKnownHostsFile"), "no pinned key: ssh's own known_hosts, still strict");
+  const script = fs.readFileSync(path.join(dir, fs.readdirSync(dir).find((f) => f.startsWith("script."))!), "utf8");
+  assert.match(script, /gluster --mode=script --xml peer status/);
+});
+
+test("the live script runs under bash and reports every section it promises (here: nothing deployed)", async () => {
+  const m = model();
+  const ssh = fakeSsh("exec bash -s");
+  const r = await checkDrift(m, "laba", { sshCommand: [ssh], addressOf: (n) => n.name, timeoutSec: 30 });
+  assert.equal(r.nodes.laba1.reachable, true);
+  assert.ok(!r.errors.some((e) => /ended early|was not reported/.test(e)), r.errors.join("\n"));
+  assert.ok(r.drift.some((d) => d.node === "laba1" && d.item === "tinc tinc.conf".replace("tinc ", "tinc /etc/tinc/glustermesh/") && d.found === "missing"), lines(r as never).join("\n"));
+  assert.notEqual(exitCode(r), 0);
+});
+
+test("bad arguments: exit 1 with usage, no stack trace", async () => {
+  for (const argv of [[], ["--stack"], ["--stack", "laba", "--bogus"], ["--stack", "nowhere", "--inventory", inventoryDir()], ["--stack", "laba", "--timeout", "x"], ["--stack", "laba", "--address", "bad"]]) {
+    const r = await run(argv);
+    assert.equal(r.code, 1, JSON.stringify(argv));
+    assert.match(r.stderr, /glustermesh drift: /);
+    assert.doesNotMatch(r.stderr, /\n\s+at .*:\d+:\d+/);
+  }
+});

@@ -171,7 +171,12 @@ function collectMountingNodes(inv: Inventory, dcName: string, volumeName: string
     const vol = dc.volumes[volumeName];
     const target = inv.dcs[dcName]?.volumes[volumeName];
     if (otherDc !== dcName && vol && vol.sync !== false && target && target.sync !== false) {
-      for (const set of vol.replicaSets) for (const ref of set) out.add(parseBrickRef(ref, vol.brickPath).node);
+      // Data bricks only: an arbiter holds no file data and runs no sync (model.ts syncJobs).
+      for (const set of vol.replicaSets) {
+        set.forEach((ref, j) => {
+          if (!(vol.arbiter === 1 && j === set.length - 1)) out.add(parseBrickRef(ref, vol.brickPath).node);
+        });
+      }
     }
   }
 }

@@ -113,7 +113,7 @@ const cases: Case[] = [
   { name: "unknown option without a suggestion", edits: [ed("east.yaml", "network.ping-timeout: 20", "zzz: 20")], problems: [["east.yaml", 22, 12, "volumes.data.options.zzz", 'unknown gluster option "zzz": see `gluster volume set help`']] },
   { name: "nfs.disable off", edits: [ed("east.yaml", "network.ping-timeout: 20", "nfs.disable: off")], problems: [["east.yaml", 22, 20, "volumes.data.options.nfs.disable", "NFS must stay off"]] },
   { name: "nfs disabled=false by its short name", edits: [ed("east.yaml", "network.ping-timeout: 20", "disable: false")], problems: [["east.yaml", 22, 16, "volumes.data.options.disable", "NFS must stay off"]] },
-  { name: "auth.allow not covering the other DC's brick nodes", edits: [ed("east.yaml", "network.ping-timeout: 20", 'auth.allow: "10.9.1.*"')], problems: [["east.yaml", 22, 19, "volumes.data.options.auth.allow", "auth.allow does not cover nodes west1 (10.9.2.1), west2 (10.9.2.2), west3 (10.9.2.3), which use this volume"]] },
+  { name: "auth.allow not covering the other DC's data brick nodes (the arbiter west3 needs no access)", edits: [ed("east.yaml", "network.ping-timeout: 20", 'auth.allow: "10.9.1.*"')], problems: [["east.yaml", 22, 19, "volumes.data.options.auth.allow", "auth.allow does not cover nodes west1 (10.9.2.1), west2 (10.9.2.2), which use this volume"]] },
   { name: "auth.allow not covering one compute node", edits: [ed("east.yaml", "network.ping-timeout: 20", 'auth.allow: "10.9.1.1,10.9.1.2,10.9.2.*"')], problems: [["east.yaml", 22, 19, "volumes.data.options.auth.allow", "auth.allow does not cover node east3 (10.9.1.3), which uses this volume"]] },
   { name: "unknown option group", edits: [ed("east.yaml", "group: virt", "group: db")], problems: [["east.yaml", 21, 14, "volumes.data.options.group", 'unknown option group "db": the only group is virt']] },
   // --- sync
@@ -214,6 +214,8 @@ test(`broken: ${MULTI.name}`, () => {
 test("a few valid variants stay valid (the rules are not over-eager)", () => {
   const variants: Edit[][] = [
     [ed("east.yaml", "network.ping-timeout: 20", 'auth.allow: "10.9.*"')],
+    // exactly the users: east's nodes, and west's data bricks (not the arbiter west3)
+    [ed("east.yaml", "network.ping-timeout: 20", 'auth.allow: "10.9.1.1,10.9.1.2,10.9.1.3,10.9.2.1,10.9.2.2"')],
     [ed("east.yaml", "network.ping-timeout: 20", "nfs.disable: on")],
     [ed("east.yaml", "sync: { every: 5min }", "sync: false")],
     [del("east.yaml"), put("east.yml", EAST)],

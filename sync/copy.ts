@@ -160,7 +160,7 @@ async function install(ctx: CopyContext, e: FileEntry, tmp: string, dirsToSync: 
 
 function cpError(r: { code: number | null; stderr: string }): string {
   const msg = r.stderr.trim().split("\n")[0]?.replace(/^cp: /, "") || `cp exited with code ${r.code}`;
-  if (/Transport endpoint is not connected|Stale file handle/.test(msg)) throw new TargetUnreachable(msg);
+  if (/Transport endpoint is not connected|Stale file handle|No space left on device|Disk quota exceeded|Read-only file system/.test(msg)) throw new TargetUnreachable(msg);
   return msg;
 }
 

@@ -328,7 +328,7 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
       };
       const lost = (e: unknown) => {
         if (!(e instanceof TargetUnreachable)) throw e;
-        if (!unreachable) unreachable = `target ${o.target} is not reachable: ${e.message} (is the gluster mount alive?)`;
+        if (!unreachable) unreachable = `target ${o.target} is not usable, pass stopped: ${e.message}`;
       };
       // 1. Look at the target of every file that changed since the state (many in flight).
       const toCopy: FileEntry[] = [];

@@ -17,5 +17,6 @@ export function isMountPoint(dir: string, mountinfo = "/proc/self/mountinfo"): b
   return false;
 }
 
-// Errors meaning the target filesystem is gone (FUSE daemon dead, network down, ...).
-export const UNREACHABLE = new Set(["ENOTCONN", "ESTALE", "EIO", "EHOSTDOWN", "EHOSTUNREACH", "ECONNABORTED", "ENODEV", "ETIMEDOUT"]);
+// Errors meaning the target filesystem is gone (FUSE daemon dead, network down, ...) or cannot
+// take any more writes (full, read-only): the pass stops instead of failing every file.
+export const UNREACHABLE = new Set(["ENOTCONN", "ESTALE", "EIO", "EHOSTDOWN", "EHOSTUNREACH", "ECONNABORTED", "ENODEV", "ETIMEDOUT", "ENOSPC", "EDQUOT", "EROFS"]);

@@ -255,3 +255,23 @@ test("a missing TARGET or SOURCE is reported clearly with exit code 4", async ()
   assert.equal(r2.code, 4);
   assert.match(r2.stderr, /source .*nosrc is not available/);
 });
+
+test("--require-mount accepts a real mount point; a full target stops the pass cleanly (exit 4)", async (t) => {
+  const { d, S, T, state } = pair("tmpfs");
+  if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", T]).status !== 0) {
+    t.skip("cannot mount a tmpfs here");
+    return;
+  }
+  t.after(() => spawnSync("umount", [T]));
+  for (let i = 0; i < 5; i++) write(`${S}/small${i}/0.img`, `small ${i}`, T0);
+  const r = await run([S, T, "--state", state, "--require-mount"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.summary.copied, 5);
+  for (let i = 0; i < 6; i++) write(`${S}/big${i}/0.img`, Buffer.alloc(400 * 1024, 1), T0);
+  const r2 = await run([S, T, "--state", state, "--require-mount"]);
+  assert.equal(r2.code, 4, r2.stderr);
+  assert.match(r2.stderr, /is not usable, pass stopped: .*No space left on device/);
+  for (let i = 0; i < 5; i++) assert.equal(fs.readFileSync(`${T}/small${i}/0.img`, "utf8"), `small ${i}`);
+  assert.deepEqual(allNames(T).filter((n) => n.includes("glustermesh-tmp")), []);
+  void d;
+});

@@ -27,6 +27,11 @@ export const INVENTORY_DIR = "/run/glustermesh-lab/inventory";
 export const MESH_SUBNET = "10.250.0.0/16";
 export const FIRST_ROLLOUT = ["laba", "labb", "laba", "labb"];
 export const SYNC_EVERY = "30s";
+/**
+ * A killed lab host dies with its tincd, so its sockets never send a FIN: clients notice only
+ * after network.ping-timeout (gluster's default 42 s). The lab uses 10 s so fault tests are short.
+ */
+export const PING_TIMEOUT = 10;
 
 /** tinc address of a lab host: laba3 -> 10.250.1.3, labb2 -> 10.250.2.2. */
 export function tincAddress(host: string): string {
@@ -50,7 +55,7 @@ export interface LabInventoryOptions {
  * - labb/projects: replica 2 on [labb1, labb2] with cluster.quorum-type none and no server
  *   quorum: two nodes cannot keep a majority, so any quorum would stop the volume when one
  *   node goes; the price is split-brain risk, which the model warns about.
- * Sync of projects both ways every 30 s so tests need not wait long.
+ * Sync of projects both ways every 30 s so tests need not wait long; network.ping-timeout 10 s.
  */
 export function labInventory(lab: Lab, opts: LabInventoryOptions = {}): Record<string, unknown> {
   const hostKey = (h: string) => {
@@ -68,14 +73,14 @@ export function labInventory(lab: Lab, opts: LabInventoryOptions = {}): Record<s
         arbiter: 1,
         brickPath: "/bricks/projects",
         replicaSets: [["laba1", "laba2", "laba3"], ...(opts.grow ? [["laba6", "laba7", "laba4"]] : [])],
-        options: { group: "virt" },
+        options: { group: "virt", "network.ping-timeout": PING_TIMEOUT },
         sync: { every: SYNC_EVERY },
       },
       scratch: {
         replica: 2,
         brickPath: "/bricks/scratch",
         replicaSets: [["laba4", "laba3"]],
-        options: { group: "virt" },
+        options: { group: "virt", "network.ping-timeout": PING_TIMEOUT },
         sync: false,
       },
     },
@@ -87,7 +92,7 @@ export function labInventory(lab: Lab, opts: LabInventoryOptions = {}): Record<s
         replica: 2,
         brickPath: "/bricks/projects",
         replicaSets: [["labb1", "labb2"]],
-        options: { "cluster.quorum-type": "none" },
+        options: { "cluster.quorum-type": "none", "network.ping-timeout": PING_TIMEOUT },
         sync: { every: SYNC_EVERY },
       },
     },

@@ -236,7 +236,7 @@ export async function runEngine(cfg: EngineConfig): Promise<DeployReport> {
       if (sum.stdout.split(/\s+/)[0] !== localSum) {
         const r = await runProc(["scp", ...opts, "-q", "-P", String(conn.port), srcPath, `${conn.user}@${conn.host}:${remotePath}`], cfg.resourceTimeoutMs);
         if (r.code !== 0) return failed(`scp exit code ${r.code}`, r);
-        rec.changed = [`copied ${path.basename(srcPath)} to ${remotePath}`];
+        rec.changed = [`copied ${path.basename(srcPath)} (sha256 ${localSum}) to ${remotePath}`];
       }
       rec.ok = true;
       rec.seconds = (Date.now() - start) / 1000;

@@ -1,0 +1,262 @@
+// End-to-end: the real Pulumi program, run by the lab's mock engine, deploys both lab DCs on
+// real systemd hosts; then the mesh, the cluster, volumes, options, mounts and units are
+// checked on the hosts themselves, and re-deploy, failure, reboot and growth are exercised.
+// One lab for the whole file; it is left deployed for the next e2e file.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { FIRST_ROLLOUT, rollout, tincAddress, writeLabInventory } from "../../lab/deploy";
+import { freshLab, healEntries, markDeployed, note, peers, sh, skip, unmarkDeployed, volumeGet, volumeInfo, waitFor, type Shared, log } from "./helpers";
+import type { Lab } from "../../lab/hosts";
+import { SPARE_HOSTS } from "../../lab/layout";
+import { SYNC_BUNDLE } from "../../render/units";
+
+let s: Shared | undefined;
+let lab: Lab;
+const LABA = ["laba1", "laba2", "laba3", "laba4", "laba5"];
+const LABB = ["labb1", "labb2"];
+const STORAGE_A = ["laba1", "laba2", "laba3", "laba4"];
+
+before(async () => {
+  if (skip) return;
+  s = await freshLab();
+  lab = s.lab;
+});
+after(() => {
+  // the lab stays up (deployed, healthy) for the next e2e file; `npm run lab -- down` removes it
+});
+
+test("a fresh deploy of both lab DCs completes", { skip }, () => {
+  const d = s!.fresh!.deploy;
+  note(`lab up ${s!.fresh!.upSeconds.toFixed(1)}s + first rollout (${FIRST_ROLLOUT.join(", ")}) ${d.seconds.toFixed(1)}s = ${(s!.fresh!.upSeconds + d.seconds).toFixed(1)}s`);
+  for (const r of d.reports) note(`  ${r.dc}: ${r.seconds.toFixed(1)}s, ${r.resources.length} resources`);
+  assert.ok(d.ok, `deploy failed: ${JSON.stringify(d.reports.flatMap((r) => r.failures), null, 2)}`);
+  assert.equal(d.reports.length, FIRST_ROLLOUT.length);
+  assert.ok(d.changed.length > 0, "a fresh deploy must report changes");
+});
+
+test("every node reaches every other over tinc addresses, in and across DCs", { skip }, async () => {
+  const all = [...LABA, ...LABB];
+  const bad: string[] = [];
+  await Promise.all(
+    all.map(async (h) => {
+      const script = all
+        .filter((t) => t !== h)
+        .map((t) => `timeout 5 bash -c '</dev/tcp/${tincAddress(t)}/22' 2>/dev/null || echo "${t}"`)
+        .join("\n");
+      const r = await sh(lab, h, script);
+      for (const t of r.stdout.split("\n").filter(Boolean)) bad.push(`${h} -> ${t}`);
+    }),
+  );
+  assert.deepEqual(bad, []);
+});
+
+test("gluster peers are connected in each DC", { skip }, async () => {
+  await waitFor("laba peers connected", async () => {
+    const p = await peers(lab, "laba1");
+    return STORAGE_A.filter((h) => h !== "laba1").every((h) => p[tincAddress(h)] === true) ? p : false;
+  }, 30_000);
+  await waitFor("labb peers connected", async () => (await peers(lab, "labb1"))[tincAddress("labb2")] === true, 30_000);
+});
+
+test("each volume has the declared replica sets (gluster --xml volume info)", { skip }, async () => {
+  const p = await volumeInfo(lab, "laba1", "projects");
+  assert.equal(p.status, "Started");
+  assert.equal(p.replicaCount, 3);
+  assert.equal(p.arbiterCount, 1);
+  assert.deepEqual(p.bricks, [
+    { name: "10.250.1.1:/bricks/projects", arbiter: false },
+    { name: "10.250.1.2:/bricks/projects", arbiter: false },
+    { name: "10.250.1.3:/bricks/projects", arbiter: true },
+  ]);
+  const sc = await volumeInfo(lab, "laba1", "scratch");
+  assert.equal(sc.status, "Started");
+  assert.equal(sc.replicaCount, 2);
+  assert.deepEqual(sc.bricks.map((b) => b.name), ["10.250.1.4:/bricks/scratch", "10.250.1.3:/bricks/scratch"]);
+  const b = await volumeInfo(lab, "labb1", "projects");
+  assert.equal(b.status, "Started");
+  assert.equal(b.replicaCount, 2);
+  assert.deepEqual(b.bricks.map((x) => x.name), ["10.250.2.1:/bricks/projects", "10.250.2.2:/bricks/projects"]);
+});
+
+test("virt options, auth.allow and nfs.disable are in effect (gluster volume get)", { skip }, async () => {
+  for (const v of ["projects", "scratch"]) {
+    assert.equal(await volumeGet(lab, "laba1", v, "performance.quick-read"), "off");
+    assert.equal(await volumeGet(lab, "laba1", v, "network.remote-dio"), "enable");
+    assert.equal(await volumeGet(lab, "laba1", v, "cluster.eager-lock"), "enable");
+    assert.equal(await volumeGet(lab, "laba1", v, "cluster.quorum-type"), "auto");
+    assert.equal(await volumeGet(lab, "laba1", v, "cluster.server-quorum-type"), "server");
+    assert.equal(await volumeGet(lab, "laba1", v, "nfs.disable"), "on");
+  }
+  const sortCsv = (x: string) => x.split(",").sort().join(",");
+  assert.equal(sortCsv(await volumeGet(lab, "laba1", "projects", "auth.allow")), "10.250.1.1,10.250.1.2,10.250.1.3,10.250.1.5,10.250.2.1,10.250.2.2");
+  assert.equal(sortCsv(await volumeGet(lab, "laba1", "scratch", "auth.allow")), "10.250.1.3,10.250.1.4,10.250.1.5");
+  assert.equal(await volumeGet(lab, "labb1", "projects", "cluster.quorum-type"), "none");
+  assert.equal(await volumeGet(lab, "labb1", "projects", "nfs.disable"), "on");
+});
+
+test("the compute node mounts both DCs' volumes: write and read back", { skip }, async () => {
+  const r = await sh(
+    lab,
+    "laba5",
+    `set -e
+for m in /mnt/gluster/laba/projects /mnt/gluster/laba/scratch /mnt/gluster/labb/projects; do
+  mountpoint -q $m
+  echo "hello $m $$" > $m/e2e-hello.txt
+  sync
+  test "$(cat $m/e2e-hello.txt)" = "hello $m $$"
+done
+echo ok`,
+  );
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  // and the data really is on the bricks of the volume's DC
+  const brick = await sh(lab, "labb1", "cat /bricks/projects/e2e-hello.txt");
+  assert.match(brick.stdout, /^hello \/mnt\/gluster\/labb\/projects/);
+});
+
+async function unitsHealthy(host: string): Promise<string[]> {
+  const problems: string[] = [];
+  const r = await sh(
+    lab,
+    host,
+    `echo "sys=$(timeout 20 systemctl is-system-running --wait)"
+echo "tinc=$(systemctl is-active tinc@glustermesh.service)"
+systemctl is-enabled --quiet glusterd.service 2>/dev/null && echo "glusterd=$(systemctl is-active glusterd.service)"
+for u in $(systemctl list-units --plain --no-legend --all 'mnt-gluster-*.mount' 'glustermesh-*.timer' | awk '{print $1}'); do echo "$u=$(systemctl is-active $u)"; done
+echo "failed=$(systemctl --failed --plain --no-legend | awk '{print $1}' | tr '\\n' ' ')"`,
+  );
+  const kv = Object.fromEntries(r.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  if (kv.sys !== "running") problems.push(`${host}: system ${kv.sys}`);
+  if (kv.tinc !== "active") problems.push(`${host}: tinc ${kv.tinc}`);
+  if (STORAGE_A.includes(host) || LABB.includes(host)) if (kv.glusterd !== "active") problems.push(`${host}: glusterd ${kv.glusterd}`);
+  const expectMounts: Record<string, string[]> = {
+    laba5: ["mnt-gluster-laba-projects.mount", "mnt-gluster-laba-scratch.mount", "mnt-gluster-labb-projects.mount"],
+    laba1: ["mnt-gluster-labb-projects.mount"],
+    laba2: ["mnt-gluster-labb-projects.mount"],
+    labb1: ["mnt-gluster-laba-projects.mount"],
+    labb2: ["mnt-gluster-laba-projects.mount"],
+  };
+  for (const m of expectMounts[host] ?? []) if (kv[m] !== "active") problems.push(`${host}: ${m} ${kv[m] ?? "missing"}`);
+  const timers = ["laba1", "laba2", "labb1", "labb2"].includes(host) ? Object.keys(kv).filter((k) => k.endsWith(".timer")) : [];
+  if (["laba1", "laba2", "labb1", "labb2"].includes(host) && timers.length === 0) problems.push(`${host}: no sync timer`);
+  for (const t of timers) if (kv[t] !== "active") problems.push(`${host}: ${t} ${kv[t]}`);
+  if (kv.failed?.trim()) problems.push(`${host}: failed units ${kv.failed.trim()}`);
+  return problems;
+}
+
+test("systemd on every host: tinc, glusterd, mounts and timers active, no failed unit", { skip }, async () => {
+  const problems = (await Promise.all([...LABA, ...LABB].map(unitsHealthy))).flat();
+  assert.deepEqual(problems, []);
+});
+
+test("running the whole deploy a second time reports no change anywhere", { skip }, async () => {
+  // The working tree is shared: dist/glustermesh-sync.js may be rebuilt from changed sources
+  // meanwhile. Copying a NEW bundle is a real change; copying the one a host has is not.
+  const syncNodes = ["laba1", "laba2", "labb1", "labb2"];
+  const has: Record<string, string> = {};
+  for (const h of syncNodes) has[h] = (await lab.execOk(h, `sha256sum ${SYNC_BUNDLE} | cut -d' ' -f1`)).trim();
+  const r = await rollout(lab, FIRST_ROLLOUT, { log });
+  note(`second full rollout: ${r.seconds.toFixed(1)}s`);
+  assert.ok(r.ok, JSON.stringify(r.reports.flatMap((x) => x.failures), null, 2));
+  const unexpected: string[] = [];
+  for (const rep of r.reports) {
+    for (const res of rep.resources) {
+      for (const c of res.changed) {
+        const copy = /^copied glustermesh-sync\.js \(sha256 ([0-9a-f]+)\)/.exec(c);
+        if (copy && res.host && copy[1] !== has[res.host]) {
+          note(`${res.name}: the sync bundle was rebuilt from changed sources meanwhile (a real change)`);
+          has[res.host] = copy[1];
+        } else unexpected.push(`${res.name}: ${c}`);
+      }
+    }
+  }
+  assert.deepEqual(unexpected, []);
+});
+
+test("a rebooted host comes back with tinc, glusterd, mounts and timers", { skip }, async () => {
+  for (const h of ["laba5", "laba1"]) {
+    const t0 = Date.now();
+    await lab.reboot(h);
+    await waitFor(`${h} healthy after reboot`, async () => {
+      const p = await unitsHealthy(h);
+      return p.length === 0 ? true : (log(p.join("; ")), false);
+    }, 90_000, 2000).catch(async (e: Error) => assert.fail(`${e.message}: ${(await unitsHealthy(h)).join("; ")}`));
+    note(`${h} rebooted and healthy in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  }
+  // laba1's bricks are back and heal what laba5 wrote meanwhile
+  await waitFor("projects heal info empty", async () => (await healEntries(lab, "laba2", "projects")) === 0, 90_000, 2000);
+});
+
+test("a script failing on one host fails the deploy with that host's name and output; after repair the next deploy completes", { skip }, async () => {
+  unmarkDeployed();
+  await lab.execOk("laba2", "systemctl mask --now glusterd.service");
+  try {
+    const r = await rollout(lab, ["laba"], { log });
+    assert.equal(r.ok, false, "the deploy must fail");
+    const f = r.reports[0].failures;
+    assert.ok(f.length >= 1);
+    const ours = f.find((x) => x.name === "laba/gluster/laba2/glusterd");
+    assert.ok(ours, `failures: ${JSON.stringify(f)}`);
+    assert.equal(ours.host, "laba2");
+    assert.notEqual(ours.exitCode, 0);
+    assert.match(ours.output, /masked/i);
+    // nothing that depends on it ran
+    assert.ok(!r.reports[0].resources.some((x) => x.name === "laba/cluster/probe/laba2"), "the probe of laba2 must not run");
+  } finally {
+    await lab.execOk("laba2", "systemctl unmask glusterd.service");
+  }
+  const ok = await rollout(lab, ["laba"], { log });
+  assert.ok(ok.ok, JSON.stringify(ok.reports.flatMap((x) => x.failures), null, 2));
+  assert.ok(ok.changed.some((c) => c.includes("laba/gluster/laba2/glusterd") && /started glusterd/.test(c)), ok.changed.join("\n"));
+  await waitFor("laba2 connected again", async () => (await peers(lab, "laba1"))[tincAddress("laba2")] === true, 60_000);
+  markDeployed(false);
+});
+
+test("adding two nodes to laba probes them, adds a replica set, rebalances, keeps every file and the volume", { skip }, async () => {
+  unmarkDeployed();
+  const before = await volumeInfo(lab, "laba1", "projects");
+  // files written before the growth, with their checksums
+  const write = await sh(
+    lab,
+    "laba5",
+    `set -e
+d=/mnt/gluster/laba/projects/grow
+mkdir -p $d
+for i in $(seq 1 40); do head -c $((4096 + i * 997)) /dev/urandom > $d/f$i; done
+sync
+cd $d && sha256sum f* | sort`,
+  );
+  assert.equal(write.code, 0, write.stderr);
+  const sums = write.stdout;
+  writeLabInventory(lab, { grow: true });
+  // laba (probes, add-brick, rebalance), labb (its host files learn the new nodes), laba again
+  // (the new nodes' mounts of labb's volume come up now that labb knows their keys)
+  const r = await rollout(lab, ["laba", "labb", "laba"], { log });
+  assert.ok(r.ok, JSON.stringify(r.reports.flatMap((x) => x.failures), null, 2));
+  note(`growth deploy (laba, labb, laba): ${r.seconds.toFixed(1)}s`);
+  const changed = r.changed.join("\n");
+  for (const h of SPARE_HOSTS) assert.match(changed, new RegExp(`laba/cluster/probe/${h}: probed peer ${h}`));
+  assert.match(changed, /laba\/projects\/add-brick\/laba6\+laba7\+laba4: added replica set/);
+  assert.match(changed, /laba\/projects\/rebalance: started rebalance of projects over 2 replica sets/);
+  const after = await volumeInfo(lab, "laba1", "projects");
+  assert.equal(after.id, before.id, "the volume was re-created");
+  assert.deepEqual(after.bricks.map((b) => `${b.name}${b.arbiter ? " (arbiter)" : ""}`), [
+    "10.250.1.1:/bricks/projects", "10.250.1.2:/bricks/projects", "10.250.1.3:/bricks/projects (arbiter)",
+    "10.250.1.6:/bricks/projects", "10.250.1.7:/bricks/projects", "10.250.1.4:/bricks/projects (arbiter)",
+  ]);
+  const p = await peers(lab, "laba1");
+  for (const h of SPARE_HOSTS) assert.equal(p[tincAddress(h)], true, `${h} not connected: ${JSON.stringify(p)}`);
+  await waitFor("rebalance completed", async () => {
+    const out = await lab.execOk("laba1", "gluster --mode=script volume rebalance projects status");
+    if (/failed/i.test(out)) throw new Error(out);
+    return !/in progress|not started/i.test(out) && /completed/i.test(out);
+  }, 120_000, 2000);
+  const check = await sh(lab, "laba5", "cd /mnt/gluster/laba/projects/grow && sha256sum f* | sort");
+  assert.equal(check.stdout, sums, "files changed or went missing");
+  // some files moved to (or were created on) the new replica set's bricks
+  const onNew = await sh(lab, "laba6", "find /bricks/projects/grow -type f ! -perm 1000 | wc -l");
+  note(`after rebalance ${onNew.stdout.trim()} of 40 files live on the new replica set`);
+  const again = await rollout(lab, ["laba", "labb"], { log });
+  assert.ok(again.ok);
+  assert.deepEqual(again.changed, []);
+  markDeployed(true);
+});

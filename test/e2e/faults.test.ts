@@ -1,0 +1,159 @@
+// End-to-end fault tests on a deployed lab: node deaths, the replica-2 quorum warning shown
+// true, a whole DC down and back, auth.allow, no NFS, gluster's ports only on the mesh.
+// Reuses the lab deploy.test.ts left deployed, or deploys a fresh one.
+import assert from "node:assert/strict";
+import { before, test } from "node:test";
+import { inventoryHosts, tincAddress } from "../../lab/deploy";
+import type { Lab } from "../../lab/hosts";
+import { healEntries, log, markDeployed, note, peers, sh, sharedLab, skip, unmarkDeployed, volumeInfo, waitFor, type Shared } from "./helpers";
+
+let s: Shared;
+let lab: Lab;
+const A = "/mnt/gluster/laba/projects";
+const B = "/mnt/gluster/labb/projects";
+const SCRATCH = "/mnt/gluster/laba/scratch";
+
+before(async () => {
+  if (skip) return;
+  s = await sharedLab();
+  lab = s.lab;
+});
+
+/** glusterd answers and every brick of `volume` on `host` is online (seen from `from`). */
+async function brickOnline(from: string, volume: string, host: string): Promise<boolean> {
+  const r = await sh(lab, from, `gluster --mode=script --xml volume status ${volume}`, 20_000);
+  if (r.code !== 0) return false;
+  const bricks = r.stdout.split("<node>").slice(1).filter((n) => n.includes(`<hostname>${tincAddress(host)}</hostname>`) && n.includes("<path>/bricks"));
+  return bricks.length > 0 && bricks.every((n) => n.includes("<status>1</status>"));
+}
+
+/** Bring a killed/stopped host back and wait until its bricks are online and heals are done. */
+async function restore(host: string, volumes: string[], healFrom: string): Promise<void> {
+  if (!lab.isRunning(host)) await lab.start(host);
+  for (const v of volumes) {
+    try {
+      await waitFor(`${host}'s brick of ${v} online`, () => brickOnline(healFrom, v, host), 45_000, 1000);
+    } catch {
+      // seen here: after SIGKILL a glusterd may come back without its volumes until restarted
+      note(`${host}: brick of ${v} not online after 45 s; restarting glusterd once (known gluster quirk)`);
+      await sh(lab, host, "systemctl restart glusterd");
+      await waitFor(`${host}'s brick of ${v} online after a glusterd restart`, () => brickOnline(healFrom, v, host), 45_000, 1000);
+    }
+    await waitFor(`heal of ${v} complete`, async () => {
+      const n = await healEntries(lab, healFrom, v);
+      if (n !== 0) await sh(lab, healFrom, `gluster --mode=script volume heal ${v} >/dev/null 2>&1 || true`);
+      return n === 0;
+    }, 120_000, 2000);
+  }
+}
+
+test("any single storage node of laba may die: projects stays readable and writable from laba5", { skip }, async () => {
+  unmarkDeployed();
+  const seed = await sh(lab, "laba5", `set -e; mkdir -p ${A}/faults; head -c 300000 /dev/urandom > ${A}/faults/seed; sha256sum ${A}/faults/seed | cut -d' ' -f1`);
+  assert.equal(seed.code, 0, seed.stderr);
+  const sum = seed.stdout.trim();
+  const storage = inventoryHosts().filter((h) => h.dc === "laba" && h.name !== "laba5").map((h) => h.name);
+  for (const victim of storage) {
+    const t0 = Date.now();
+    await lab.kill(victim);
+    // a killed host never says goodbye: the client notices after network.ping-timeout
+    const r = await sh(
+      lab,
+      "laba5",
+      `set -e
+timeout 60 sh -c 'echo "written while ${victim} is dead" > ${A}/faults/${victim}.txt'
+timeout 60 cat ${A}/faults/${victim}.txt
+timeout 60 sha256sum ${A}/faults/seed | cut -d' ' -f1`,
+      150_000,
+    );
+    assert.equal(r.code, 0, `with ${victim} dead: ${r.stderr}${r.stdout}`);
+    assert.equal(r.stdout.trim().split("\n").pop(), sum);
+    const during = (Date.now() - t0) / 1000;
+    await restore(victim, ["projects"], victim === "laba1" ? "laba2" : "laba1");
+    note(`${victim} killed: write+read ok in ${during.toFixed(1)}s; back and healed after ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  }
+  markDeployed(s.grown);
+});
+
+test("scratch (replica 2, quorum auto) shows its warning true: the first brick of the pair is a single point of failure", { skip }, async () => {
+  unmarkDeployed();
+  const prep = await sh(lab, "laba5", `echo start > ${SCRATCH}/q.txt && cat ${SCRATCH}/q.txt`);
+  assert.equal(prep.code, 0, prep.stderr);
+  // first brick (laba4) down: writes to files on that pair fail
+  await lab.kill("laba4");
+  try {
+    const err = await waitFor("writes to scratch to fail with laba4 dead", async () => {
+      const r = await sh(lab, "laba5", `timeout 30 sh -c 'echo more >> ${SCRATCH}/q.txt' 2>&1; echo "rc=$?"`, 60_000);
+      return /Transport endpoint is not connected|Read-only file system/i.test(r.stdout) ? r.stdout : false;
+    }, 90_000, 2000);
+    log(`scratch with laba4 dead: ${err.trim()}`);
+  } finally {
+    await restore("laba4", ["scratch"], "laba3");
+  }
+  // second brick (laba3) down: writes go on
+  await lab.kill("laba3");
+  try {
+    await waitFor("writes to scratch to succeed with laba3 dead", async () => {
+      const r = await sh(lab, "laba5", `timeout 30 sh -c 'echo second-down >> ${SCRATCH}/q.txt' && tail -1 ${SCRATCH}/q.txt`, 60_000);
+      return r.code === 0 && r.stdout.trim() === "second-down";
+    }, 90_000, 2000);
+  } finally {
+    await restore("laba3", ["scratch", "projects"], "laba4");
+  }
+  const brick = await sh(lab, "laba3", "tail -1 /bricks/scratch/q.txt");
+  assert.equal(brick.stdout.trim(), "second-down", "self-heal did not bring laba3's copy up to date");
+  markDeployed(s.grown);
+});
+
+test("a whole lab DC down: laba keeps serving laba5; labb rejoins cleanly", { skip }, async () => {
+  unmarkDeployed();
+  await Promise.all(["labb1", "labb2"].map((h) => lab.stop(h)));
+  try {
+    const r = await sh(lab, "laba5", `set -e; timeout 60 sh -c 'date > ${A}/faults/labb-down.txt'; timeout 30 cat ${A}/faults/labb-down.txt`, 120_000);
+    assert.equal(r.code, 0, r.stderr);
+  } finally {
+    await Promise.all(["labb1", "labb2"].filter((h) => !lab.isRunning(h)).map((h) => lab.start(h)));
+  }
+  await waitFor("labb peers connected", async () => (await peers(lab, "labb1"))[tincAddress("labb2")] === true, 60_000);
+  assert.equal((await volumeInfo(lab, "labb1", "projects")).status, "Started");
+  await waitFor("labb's bricks online", async () => (await brickOnline("labb1", "projects", "labb1")) && brickOnline("labb1", "projects", "labb2"), 60_000);
+  await waitFor("laba5's mount of labb works again", async () => {
+    const r = await sh(lab, "laba5", `timeout 20 sh -c 'echo back > ${B}/faults-labb-back.txt && cat ${B}/faults-labb-back.txt'`, 40_000);
+    return r.code === 0 && r.stdout.trim() === "back";
+  }, 120_000, 2000);
+  markDeployed(s.grown);
+});
+
+test("auth.allow: a mesh host the inventory does not let mount scratch cannot mount it", { skip }, async () => {
+  // labb1 is in the mesh and may mount laba/projects (it syncs into it), but not laba/scratch
+  const r = await sh(
+    lab,
+    "labb1",
+    `d=$(mktemp -d); p=$(mktemp -d)
+mount -t glusterfs -o log-level=WARNING 10.250.1.1:/projects "$p" && echo projects-mounted && umount "$p"
+timeout 60 mount -t glusterfs -o log-level=WARNING 10.250.1.4:/scratch "$d" && { echo scratch-mounted; ls "$d"; umount "$d"; }
+rmdir "$d" "$p"; true`,
+    120_000,
+  );
+  assert.match(r.stdout, /projects-mounted/, `positive control failed: ${r.stdout}${r.stderr}`);
+  assert.doesNotMatch(r.stdout, /scratch-mounted/, "labb1 could mount scratch despite auth.allow");
+});
+
+test("NFS is not served", { skip }, async () => {
+  const st = await lab.execOk("laba1", "gluster --mode=script volume status projects");
+  assert.doesNotMatch(st, /NFS Server/);
+  const r = await sh(lab, "laba5", "for ip in 10.250.1.1 10.252.0.11; do timeout 3 bash -c \"</dev/tcp/$ip/2049\" 2>/dev/null && echo \"open $ip\"; done; true");
+  assert.equal(r.stdout.trim(), "");
+  const rpc = await sh(lab, "laba1", "pgrep -a -f 'glusterfs.*nfs' || true; ss -ltn 'sport = :2049' | tail -n +2");
+  assert.equal(rpc.stdout.trim(), "");
+});
+
+test("gluster's ports answer over the tinc address but not on the lab bridge address", { skip }, async () => {
+  const xml = await lab.execOk("laba1", "gluster --mode=script --xml volume status projects");
+  const node = xml.split("<node>").slice(1).find((n) => n.includes("<hostname>10.250.1.1</hostname>"));
+  const port = node && /<port>(\d+)<\/port>/.exec(node)?.[1];
+  assert.ok(port && Number(port) > 0, `no brick port for laba1 in ${xml.slice(0, 500)}`);
+  const probe = (ip: string, p: string | number) => `timeout 3 bash -c '</dev/tcp/${ip}/${p}' 2>/dev/null && echo open || echo closed`;
+  const r = await sh(lab, "laba5", [probe("10.250.1.1", 24007), probe("10.250.1.1", port), probe("10.252.0.11", 24007), probe("10.252.0.11", port), probe("10.252.0.11", 22)].join("\n"));
+  assert.deepEqual(r.stdout.trim().split("\n"), ["open", "open", "closed", "closed", "open"]);
+});

@@ -1,0 +1,127 @@
+// End-to-end: cross-DC sync of VM images driven by the deployed systemd timers themselves
+// (every 30 s in the lab inventory). Reuses the lab a previous e2e file left deployed, or
+// deploys a fresh one.
+import assert from "node:assert/strict";
+import * as crypto from "node:crypto";
+import { before, test } from "node:test";
+import type { Lab } from "../../lab/hosts";
+import { healEntries, markDeployed, note, peers, sh, sharedLab, skip, unmarkDeployed, waitFor, type Shared } from "./helpers";
+
+let s: Shared;
+let lab: Lab;
+const A = "/mnt/gluster/laba/projects";
+const B = "/mnt/gluster/labb/projects";
+const UNIT_A = "glustermesh-sync-projects-set1-to-labb.service";
+
+before(async () => {
+  if (skip) return;
+  s = await sharedLab();
+  lab = s.lab;
+});
+
+/** Write a sparse 1 GiB image with some data at `dir/<id>/0.img` on `host`; its sha256. */
+async function writeImage(host: string, mount: string, id: string): Promise<string> {
+  const r = await sh(
+    lab,
+    host,
+    `set -e
+mkdir -p ${mount}/${id}
+img=${mount}/${id}/0.img
+dd if=/dev/zero of=$img seek=1G bs=1 count=1 status=none
+head -c 65536 /dev/urandom | dd of=$img bs=64k seek=3 conv=notrunc status=none
+echo "${id}" | dd of=$img bs=1 seek=100000000 conv=notrunc status=none
+sync
+sha256sum $img | cut -d' ' -f1`,
+    180_000,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+/** On a brick host of the target DC: the image's sha256 and allocated KiB, or undefined. */
+async function onBrick(host: string, id: string): Promise<{ sum: string; kib: number; size: number } | undefined> {
+  const r = await sh(lab, host, `f=/bricks/projects/${id}/0.img; [ -f $f ] && [ ! -k $f ] || exit 3; echo "$(sha256sum $f | cut -d' ' -f1) $(du -k $f | cut -f1) $(stat -c %s $f)"`, 120_000);
+  if (r.code !== 0) return undefined;
+  const [sum, kib, size] = r.stdout.trim().split(" ");
+  return { sum, kib: Number(kib), size: Number(size) };
+}
+
+async function expectSynced(targetHosts: string[], id: string, sum: string, what: string, timeoutMs = 150_000): Promise<number> {
+  const t0 = Date.now();
+  const got = await waitFor(`${what}: image ${id} on ${targetHosts.join("/")}`, async () => {
+    for (const h of targetHosts) {
+      if (!lab.isRunning(h)) continue;
+      const x = await onBrick(h, id);
+      if (x && x.sum === sum) return x;
+    }
+    return undefined;
+  }, timeoutMs, 3000);
+  assert.equal(got.size, 1024 ** 3 + 1);
+  assert.ok(got.kib < 4096, `the copy is not sparse: ${got.kib} KiB allocated`);
+  return (Date.now() - t0) / 1000;
+}
+
+test("an image written in laba reaches labb by the timer-driven pass: same checksum, sparse", { skip }, async () => {
+  unmarkDeployed();
+  const id = crypto.randomUUID();
+  const sum = await writeImage("laba5", A, id);
+  const secs = await expectSynced(["labb1", "labb2"], id, sum, "laba -> labb");
+  note(`laba -> labb: found after ${secs.toFixed(1)}s`);
+  markDeployed(s.grown);
+});
+
+test("and back: an image written in labb reaches laba", { skip }, async () => {
+  unmarkDeployed();
+  const id = crypto.randomUUID();
+  const sum = await writeImage("laba5", B, id); // laba5 mounts labb's volume too
+  const secs = await expectSynced(["laba1", "laba2", "laba6", "laba7"], id, sum, "labb -> laba");
+  note(`labb -> laba: found after ${secs.toFixed(1)}s`);
+  markDeployed(s.grown);
+});
+
+test("with one storage node of laba down the other copy's timer still syncs", { skip }, async () => {
+  unmarkDeployed();
+  await lab.kill("laba1");
+  try {
+    const id = crypto.randomUUID();
+    const sum = await writeImage("laba5", A, id);
+    const secs = await expectSynced(["labb1", "labb2"], id, sum, "laba (laba1 dead) -> labb");
+    note(`laba1 dead: laba2's timer synced the image after ${secs.toFixed(1)}s`);
+  } finally {
+    await lab.start("laba1");
+    await waitFor("laba1 back in the pool", async () => (await peers(lab, "laba2"))["10.250.1.1"] === true, 60_000, 1000);
+    await waitFor("projects healed", async () => {
+      const n = await healEntries(lab, "laba2", "projects");
+      if (n !== 0) await sh(lab, "laba2", "gluster --mode=script volume heal projects >/dev/null 2>&1 || true");
+      return n === 0;
+    }, 120_000, 2000);
+  }
+  markDeployed(s.grown);
+});
+
+test("with labb down a pass fails and says so, harms nothing, and the first pass after it returns catches up", { skip }, async () => {
+  unmarkDeployed();
+  const since = (await lab.execOk("laba1", "date '+%Y-%m-%d %H:%M:%S'")).trim();
+  await Promise.all(["labb1", "labb2"].map((h) => lab.stop(h)));
+  const id = crypto.randomUUID();
+  let sum = "";
+  try {
+    sum = await writeImage("laba5", A, id);
+    // a timer-driven pass on laba1 runs while labb is down: non-zero exit, logged
+    const journal = await waitFor("a failed sync pass on laba1", async () => {
+      const r = await sh(lab, "laba1", `journalctl -u ${UNIT_A} --since '${since}' --no-pager -o cat`);
+      return /Failed with result|status=[1-9]/.test(r.stdout) ? r.stdout : false;
+    }, 120_000, 3000);
+    note(`labb down, laba1's pass says: ${journal.split("\n").find((l) => /glustermesh-sync/.test(l) && !/Starting|Started|Failed|Finished/.test(l)) ?? "(see journal)"}`);
+    const src = await sh(lab, "laba5", `sha256sum ${A}/${id}/0.img | cut -d' ' -f1`, 120_000);
+    assert.equal(src.stdout.trim(), sum, "the source image changed");
+  } finally {
+    await Promise.all(["labb1", "labb2"].filter((h) => !lab.isRunning(h)).map((h) => lab.start(h)));
+  }
+  await waitFor("labb peers connected", async () => (await peers(lab, "labb1"))["10.250.2.2"] === true, 60_000);
+  const secs = await expectSynced(["labb1", "labb2"], id, sum, "catch-up after labb returned", 180_000);
+  note(`labb back: the image arrived ${secs.toFixed(1)}s after labb's hosts answered`);
+  const state = await sh(lab, "laba1", `systemctl show -p Result ${UNIT_A}`);
+  assert.match(state.stdout, /Result=success/);
+  markDeployed(s.grown);
+});

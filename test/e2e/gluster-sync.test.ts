@@ -112,7 +112,7 @@ test("with labb down a pass fails and says so, harms nothing, and the first pass
       const r = await sh(lab, "laba1", `journalctl -u ${UNIT_A} --since '${since}' --no-pager -o cat`);
       return /Failed with result|status=[1-9]/.test(r.stdout) ? r.stdout : false;
     }, 120_000, 3000);
-    note(`labb down, laba1's pass says: ${journal.split("\n").find((l) => /glustermesh-sync/.test(l) && !/Starting|Started|Failed|Finished/.test(l)) ?? "(see journal)"}`);
+    note(`labb down, laba1's pass says: ${journal.split("\n").find((l: string) => /glustermesh-sync/.test(l) && !/Starting|Started|Failed|Finished/.test(l)) ?? "(see journal)"}`);
     const src = await sh(lab, "laba5", `sha256sum ${A}/${id}/0.img | cut -d' ' -f1`, 120_000);
     assert.equal(src.stdout.trim(), sum, "the source image changed");
   } finally {

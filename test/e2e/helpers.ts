@@ -68,7 +68,7 @@ export async function teardown(): Promise<void> {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll until `f` returns a truthy value (returned) or throw with the last value/error. */
-export async function waitFor<T>(what: string, f: () => Promise<T>, timeoutMs = 60_000, stepMs = 1000): Promise<T> {
+export async function waitFor<T>(what: string, f: () => Promise<T | false | undefined>, timeoutMs = 60_000, stepMs = 1000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

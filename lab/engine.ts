@@ -176,7 +176,32 @@ export async function runEngine(cfg: EngineConfig): Promise<DeployReport> {
       "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
       "-o", "ConnectTimeout=15", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=6", "-o", "LogLevel=ERROR",
       "-F", "/dev/null",
+      // one authenticated connection per host, shared by its commands (see masterFor)
+      "-o", "ControlMaster=no", "-o", `ControlPath=${path.join(cfg.workDir, `cm-${labHost}`)}`,
     ];
+  };
+  // A master connection per host (`ssh -MNf`, stdio detached), which every command of that host
+  // shares: saves a login per resource on a 2-core lab. Without it, commands connect directly.
+  const masters = new Map<string, Promise<void>>();
+  const masterFor = (c: Conn, opts: string[]) => {
+    const key = `${c.host}:${c.port}`;
+    let m = masters.get(key);
+    if (!m) {
+      const argv = ["ssh", ...opts.map((o) => (o === "ControlMaster=no" ? "ControlMaster=yes" : o)), "-o", "ControlPersist=yes", "-N", "-f", "-p", String(c.port), "-l", c.user, c.host];
+      m = new Promise<void>((resolve) => {
+        const child = spawn(argv[0], argv.slice(1), { stdio: "ignore" });
+        const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+        child.on("error", () => resolve());
+        child.on("exit", () => (clearTimeout(timer), resolve()));
+      });
+      masters.set(key, m);
+    }
+    return m;
+  };
+  const closeMasters = async () => {
+    for (const f of fs.existsSync(cfg.workDir) ? fs.readdirSync(cfg.workDir) : []) {
+      if (f.startsWith("cm-")) await runProc(["ssh", "-o", `ControlPath=${path.join(cfg.workDir, f)}`, "-O", "exit", "x"], 5000);
+    }
   };
   const connOf = (inputs: Record<string, unknown>): Conn => {
     const c = unwrapSecrets(inputs.connection) as Record<string, unknown> | undefined;
@@ -211,6 +236,7 @@ export async function runEngine(cfg: EngineConfig): Promise<DeployReport> {
       } catch (e) {
         return failed((e as Error).message);
       }
+      await masterFor(conn, opts);
       emit({ event: "start", name, host });
       if (type === "command:remote:Command") {
         const create = String(inputs.create ?? "");
@@ -339,6 +365,7 @@ export async function runEngine(cfg: EngineConfig): Promise<DeployReport> {
       break;
     }
   }
+  await closeMasters();
   if (failures.length === 0) {
     fs.mkdirSync(cfg.outputsDir, { recursive: true });
     fs.writeFileSync(path.join(cfg.outputsDir, `${cfg.dc}.json`), JSON.stringify(outputs, null, 2));

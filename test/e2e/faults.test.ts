@@ -56,8 +56,10 @@ test("any single storage node of laba may die: projects stays readable and writa
   for (const victim of storage) {
     const t0 = Date.now();
     await lab.kill(victim);
+    let r;
+    try {
     // a killed host never says goodbye: the client notices after network.ping-timeout
-    const r = await sh(
+    r = await sh(
       lab,
       "laba5",
       `set -e
@@ -66,6 +68,9 @@ timeout 60 cat ${A}/faults/${victim}.txt
 timeout 60 sha256sum ${A}/faults/seed | cut -d' ' -f1`,
       150_000,
     );
+    } finally {
+      if (!lab.isRunning(victim)) await lab.start(victim);
+    }
     assert.equal(r.code, 0, `with ${victim} dead: ${r.stderr}${r.stdout}`);
     assert.equal(r.stdout.trim().split("\n").pop(), sum);
     const during = (Date.now() - t0) / 1000;

@@ -13,7 +13,7 @@ export const log = (l: string) => {
   if (verbose) process.stderr.write(l + "\n");
 };
 /** Always printed: figures the brief asks for. */
-export const note = (l: string) => process.stderr.write(`# ${l}\n`);
+export const note = (l: string) => process.stderr.write(`${l}\n`);
 
 const MARKER = "/run/glustermesh-lab/e2e-deployed.json";
 

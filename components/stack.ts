@@ -90,7 +90,7 @@ export function dataCenterStack(projectRoot: string) {
   let access: Record<string, NodeAccess>;
   let addresses: Record<string, pulumi.Input<string>> | undefined;
   if (dc.provider === "gce") {
-    const machines = new GceMachines(dcName, { model, dc: dcName });
+    const machines = new GceMachines(dcName, { model, dc: dcName, ssh: settings.ssh });
     access = machines.access;
     addresses = machines.addresses;
   } else {

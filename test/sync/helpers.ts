@@ -76,9 +76,10 @@ export interface Run {
 }
 
 // Run the tool in-process with captured output (not a terminal: the JSON line is printed).
-export async function run(args: string[]): Promise<Run> {
+export async function run(args: string[], opts: { tty?: boolean } = {}): Promise<Run> {
   const stdout = new Capture();
-  const stderr = new Capture();
+  const stderr = new Capture() as Capture & { isTTY?: boolean };
+  if (opts.tty) stderr.isTTY = true;
   const code = await main(args, { stdout, stderr });
   const last = stdout.text.trim().split("\n").pop() ?? "";
   let summary: Record<string, number> = {};

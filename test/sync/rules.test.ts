@@ -275,3 +275,16 @@ test("--require-mount accepts a real mount point; a full target stops the pass c
   assert.deepEqual(allNames(T).filter((n) => n.includes("glustermesh-tmp")), []);
   void d;
 });
+
+test("on a terminal: a progress bar and a human summary on stderr; --json forces the JSON line", async () => {
+  const { S, T, state } = pair("tty");
+  for (let i = 0; i < 3; i++) write(`${S}/p${i}/0.img`, `img ${i}`, T0);
+  const r = await run([S, T, "--state", state], { tty: true });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr, /\r\[#+\] 3\/3 checked, 3 copied/);
+  assert.match(r.stderr, /3 files seen, 3 copied \([0-9.]+ k?B\), 0 skipped, 0 failed in [0-9.]+ s\n$/);
+  const j = await run([S, T, "--state", state, "--json"], { tty: true });
+  assert.equal(j.summary.seen, 3);
+  assert.equal(j.summary.skipped, 3);
+});

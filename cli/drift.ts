@@ -15,7 +15,7 @@ import { dcLead } from "../render/steps";
 import { hostFile, tincConf, tincDir, tincService, tincUp } from "../render/tinc";
 import { FIREWALL_RULES, UNIT_DIR, firewallRules, mountUnit, syncService, syncTimer } from "../render/units";
 import { liveScript, parseKeyValues, parseLiveOutput, parsePeerStatus, parseProcMounts, parseVolumeGet, parseVolumeInfo, xmlStatus, type LiveOutput, type Section } from "./live";
-import { parseArgs } from "./plan";
+import { parseArgs } from "./args";
 
 export interface DriftItem {
   node: string;

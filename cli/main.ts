@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { loadInventory, formatProblems } from "../model/load";
 import { buildModel, modelWarnings } from "../model/model";
 import { renderDc } from "./render";
+import { parseArgs, type ParsedArgs } from "./args";
 
 const USAGE = `usage: glustermesh COMMAND [options]
 
@@ -16,39 +17,13 @@ const USAGE = `usage: glustermesh COMMAND [options]
 
 The inventory folder defaults to ./inventory (or $GLUSTERMESH_INVENTORY).`;
 
-export interface Flags {
-  positional: string[];
-  values: Record<string, string>;
-  switches: Set<string>;
-}
 
-/** --name value / --name=value / --switch; `valueFlags` names the flags that take a value. */
-export function parseFlags(argv: string[], valueFlags: string[], switchFlags: string[]): Flags | string {
-  const out: Flags = { positional: [], values: {}, switches: new Set() };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith("--")) {
-      out.positional.push(a);
-      continue;
-    }
-    const eq = a.indexOf("=");
-    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
-    if (valueFlags.includes(name)) {
-      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
-      if (v === undefined || v === "") return `--${name} needs a value`;
-      out.values[name] = v;
-    } else if (switchFlags.includes(name) && eq < 0) out.switches.add(name);
-    else return `unknown option ${a}`;
-  }
-  return out;
-}
-
-function inventoryDir(flags: Flags): string {
-  return path.resolve(flags.values.inventory ?? process.env.GLUSTERMESH_INVENTORY ?? "inventory");
+function inventoryDir(flags: ParsedArgs): string {
+  return path.resolve(flags.values.inventory?.[0] ?? process.env.GLUSTERMESH_INVENTORY ?? "inventory");
 }
 
 function validate(argv: string[]): number {
-  const flags = parseFlags(argv, ["inventory"], []);
+  const flags = parseArgs(argv, ["inventory"], []);
   if (typeof flags === "string") return usageError(flags);
   if (flags.positional.length > 0) return usageError(`validate takes no arguments (got ${flags.positional.join(" ")})`);
   const dir = inventoryDir(flags);
@@ -69,10 +44,10 @@ function validate(argv: string[]): number {
 }
 
 function render(argv: string[]): number {
-  const flags = parseFlags(argv, ["inventory", "stack", "out"], []);
+  const flags = parseArgs(argv, ["inventory", "stack", "out"], []);
   if (typeof flags === "string") return usageError(flags);
-  const dc = flags.values.stack;
-  const out = flags.values.out;
+  const dc = flags.values.stack?.[0];
+  const out = flags.values.out?.[0];
   if (!dc || !out) return usageError("render needs --stack DC and --out DIR");
   const loaded = loadInventory(inventoryDir(flags));
   if (!loaded.ok) {

@@ -2,6 +2,7 @@
 // change to one DC will do, in gluster and tinc terms, resource by resource as `pulumi preview`
 // names them, with the dangerous changes flagged. The core (`planChanges`) is pure: inventory
 // texts in, operations out; the git part only reads the base revision's files.
+import { parseArgs } from "./args";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -422,32 +423,6 @@ export function inventoryTexts(dir: string): Record<string, string> | undefined 
   return texts;
 }
 
-export interface ParsedArgs {
-  values: Record<string, string[]>;
-  switches: Set<string>;
-  positional: string[];
-}
-
-/** `--name value`, `--name=value` (repeatable), `--switch`; a string is the usage error. */
-export function parseArgs(argv: string[], valueFlags: string[], switchFlags: string[]): ParsedArgs | string {
-  const out: ParsedArgs = { values: {}, switches: new Set(), positional: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith("--") || a === "--") {
-      out.positional.push(a);
-      continue;
-    }
-    const eq = a.indexOf("=");
-    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
-    if (valueFlags.includes(name)) {
-      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
-      if (v === undefined || v === "") return `--${name} needs a value`;
-      (out.values[name] ??= []).push(v);
-    } else if (switchFlags.includes(name) && eq < 0) out.switches.add(name);
-    else return `unknown option ${a}`;
-  }
-  return out;
-}
 
 const PLAN_USAGE = `usage: glustermesh plan --stack DC [--base GITREF] [--inventory DIR]
   Shows what deploying the working tree's inventory to DC changes, compared with the inventory

@@ -3,7 +3,7 @@
 // type, name, inputs (secrets unwrapped), dependencies, protect, ignoreChanges; the stack's
 // outputs; the warnings; the error the program stopped with. GCP is mocked: static addresses
 // get fixed IPs, and the guest attribute with the host key answers as the scenario says.
-import { spawn } from "node:child_process";
+import { runChild } from "../support/child";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -206,20 +206,7 @@ function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
 export async function runScenario(s: Scenario, timeoutMs = 120_000): Promise<Result> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "glustermesh-gce-"));
   const out = path.join(dir, "result.json");
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PULUMI_"))) as NodeJS.ProcessEnv;
-  env.GM_GCE_SCENARIO = JSON.stringify(s);
-  env.GM_GCE_OUT = out;
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "child.ts")], { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  child.stdout.on("data", (d) => (log += d));
-  child.stderr.on("data", (d) => (log += d));
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("exit", (c) => {
-      clearTimeout(timer);
-      resolve(c);
-    });
-  });
+  const { code, log } = await runChild(path.join(__dirname, "child.ts"), REPO, { GM_GCE_SCENARIO: JSON.stringify(s), GM_GCE_OUT: out }, timeoutMs);
   try {
     // With outputs that never settle (a failed resource), Pulumi's exit check sets exit code 1
     // after the result is written: the result file is what counts.

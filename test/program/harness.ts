@@ -5,7 +5,7 @@
 //
 // The program has top-level side effects, so it runs once per process: `runScenario` spawns
 // `child.ts` for one scenario and reads its result back. `runProgram` is what the child runs.
-import { spawn } from "node:child_process";
+import { runChild } from "../support/child";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -269,20 +269,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export async function runScenario(s: Scenario, timeoutMs = 120_000): Promise<ProgramResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "glustermesh-program-"));
   const out = path.join(dir, "result.json");
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PULUMI_"))) as NodeJS.ProcessEnv;
-  env.GLUSTERMESH_SCENARIO = JSON.stringify(s);
-  env.GLUSTERMESH_SCENARIO_OUT = out;
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "child.ts")], { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  child.stdout.on("data", (d) => (log += d));
-  child.stderr.on("data", (d) => (log += d));
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("exit", (c) => {
-      clearTimeout(timer);
-      resolve(c);
-    });
-  });
+  const { code, log } = await runChild(path.join(__dirname, "child.ts"), REPO, { GLUSTERMESH_SCENARIO: JSON.stringify(s), GLUSTERMESH_SCENARIO_OUT: out }, timeoutMs);
   try {
     if (code !== 0 || !fs.existsSync(out)) throw new Error(`scenario ${JSON.stringify({ stack: s.stack, preview: s.preview })} exited with ${code}:\n${log}`);
     return JSON.parse(fs.readFileSync(out, "utf8")) as ProgramResult;

@@ -27,6 +27,19 @@ export interface CopyContext {
   cpSlots: Semaphore;
   journal: (tmpPath: string) => void; // records a temporary file before it is created
   dirs: Map<string, Promise<void>>; // target dirs known to exist / being created
+  renamedIn: Set<string>; // target dirs with renames not yet fsync'ed
+}
+
+// Make the renames durable: fsync every directory that got one (one `sync DIR...` call), before
+// the state file records them. Until then a crash can only lose renames, never data: the
+// target keeps its old complete version and the file is copied again.
+export async function syncRenames(ctx: CopyContext): Promise<void> {
+  const dirs = [...ctx.renamedIn];
+  ctx.renamedIn.clear();
+  for (let i = 0; i < dirs.length; i += 500) {
+    const part = dirs.slice(i, i + 500);
+    if ((await runCp(["--", ...part], undefined, "sync")).code !== 0) await Promise.all(part.map((d) => fsyncDir(d)));
+  }
 }
 
 export const sec = (ms: number) => Math.floor(ms / 1000);
@@ -124,7 +137,7 @@ export async function checkTarget(ctx: CopyContext, e: FileEntry): Promise<CopyO
 // Install a finished copy `tmp` of `e`: make it durable, check that the source did not change
 // while it was copied and that the target is still older, then rename it over the target.
 // Removes `tmp` whenever it is not installed.
-async function install(ctx: CopyContext, e: FileEntry, tmp: string, dirsToSync: Set<string> | null, synced = false): Promise<CopyOutcome> {
+async function install(ctx: CopyContext, e: FileEntry, tmp: string, synced = false): Promise<CopyOutcome> {
   const srcSec = sec(e.mtimeMs);
   const dst = path.join(ctx.target, e.rel);
   let installed = false;
@@ -144,10 +157,7 @@ async function install(ctx: CopyContext, e: FileEntry, tmp: string, dirsToSync: 
     } else await ensureDir(ctx, path.posix.dirname(e.rel));
     await fsp.rename(tmp, dst);
     installed = true;
-    if (ctx.fsync) {
-      if (dirsToSync) dirsToSync.add(path.dirname(dst));
-      else await fsyncDir(path.dirname(dst));
-    }
+    if (ctx.fsync) ctx.renamedIn.add(path.dirname(dst)); // fsync'ed by syncRenames()
     return { kind: "copied", tsec: sec(t.mtimeMs), tsize: t.size, bytes: t.blocks * 512 };
   } catch (err) {
     if (err instanceof TargetUnreachable) throw err;
@@ -181,7 +191,7 @@ export async function copyOne(ctx: CopyContext, e: FileEntry): Promise<CopyOutco
     await fsp.rm(tmp, { force: true }).catch(() => undefined);
     return { kind: "failed", reason: cpError(r) };
   }
-  return install(ctx, e, tmp, null);
+  return install(ctx, e, tmp);
 }
 
 // Copy several files with one cp process (`cp --parents` into a staging directory
@@ -215,7 +225,6 @@ export async function copyBatch(ctx: CopyContext, files: FileEntry[]): Promise<M
     // fsync every copy with one `sync FILE...` (coreutils) instead of 3 calls per file from
     // Node; if that fails, install() fsyncs each file itself.
     const synced = ctx.fsync && (await runCp(["--", ...files.map((f) => path.join(staging, f.rel))], undefined, "sync")).code === 0;
-    const dirs = new Set<string>();
     await Promise.all(
       files.map(async (f) => {
         const staged = path.join(staging, f.rel);
@@ -229,10 +238,9 @@ export async function copyBatch(ctx: CopyContext, files: FileEntry[]): Promise<M
           retry.push(f);
           return;
         }
-        out.set(f, await install(ctx, f, staged, dirs, synced));
+        out.set(f, await install(ctx, f, staged, synced));
       }),
     );
-    if (dirs.size > 0 && (await runCp(["--", ...dirs], undefined, "sync")).code !== 0) await Promise.all([...dirs].map((d) => fsyncDir(d)));
   } catch (err) {
     if (err instanceof TargetUnreachable) throw err;
     for (const f of files) if (!out.has(f) && !retry.includes(f)) retry.push(f);

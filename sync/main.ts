@@ -11,7 +11,7 @@ import { isOurTmp, isOurTmpDir } from "./names";
 import { forEachLimit, Semaphore } from "./pool";
 import { human, newSummary, ProgressBar, Summary } from "./progress";
 import { defaultStateFile, loadState, saveState, State, StateEntry } from "./state";
-import { checkTarget, copyBatch, CopyContext, CopyOutcome, sec, TargetUnreachable } from "./copy";
+import { checkTarget, copyBatch, CopyContext, CopyOutcome, sec, syncRenames, TargetUnreachable } from "./copy";
 import { FileEntry, walk } from "./walk";
 
 const BATCH_FILES = 64; // files per cp process
@@ -290,6 +290,7 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
         fs.writeSync(jfd, p + "\n");
       },
       dirs: new Map(),
+      renamedIn: new Set(),
     };
     const bar = !o.json && io.stderr.isTTY && todo.length > 0 && !unreachable ? new ProgressBar(io.stderr, todo.length, s, t0) : undefined;
     const wouldCopy: string[] = [];
@@ -367,6 +368,14 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
         }
       });
     }
+    let renamesDurable = true;
+    try {
+      await syncRenames(ctx);
+    } catch (e) {
+      if (!(e instanceof TargetUnreachable)) throw e;
+      renamesDurable = false; // keep the old state: it never claims what may not be on disk
+      if (!unreachable) unreachable = `target ${o.target} is not usable: ${e.message}`;
+    }
     mark("copied");
     bar?.stop();
     if (journalFd !== undefined) {
@@ -374,7 +383,7 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
       journalFd = undefined;
       fs.rmSync(journal, { force: true }); // every temporary file is renamed or removed by now
     }
-    if (!o.dryRun && todo.length + Object.keys(old.files).length > 0) {
+    if (!o.dryRun && renamesDurable && todo.length + Object.keys(old.files).length > 0) {
       const changedState = todo.length > 0 || Object.keys(old.files).length !== Object.keys(next.files).length;
       if (changedState) {
         try {

@@ -105,14 +105,20 @@ test("with labb down a pass fails and says so, harms nothing, and the first pass
   await Promise.all(["labb1", "labb2"].map((h) => lab.stop(h)));
   const id = crypto.randomUUID();
   let sum = "";
+  let holder = "laba1";
+  let unit = UNIT_A;
   try {
     sum = await writeImage("laba5", A, id);
-    // a timer-driven pass on laba1 runs while labb is down: non-zero exit, logged
-    const journal = await waitFor("a failed sync pass on laba1", async () => {
-      const r = await sh(lab, "laba1", `journalctl -u ${UNIT_A} --since '${since}' --no-pager -o cat`);
+    // the pass of the replica set that holds the image (set 1 on laba1, or set 2 on laba6 when
+    // the lab was grown) runs while labb is down: non-zero exit, logged
+    const onSet1 = (await sh(lab, "laba1", `f=/bricks/projects/${id}/0.img; [ -f $f ] && [ ! -k $f ]`)).code === 0;
+    holder = onSet1 ? "laba1" : "laba6";
+    unit = onSet1 ? UNIT_A : UNIT_A.replace("set1", "set2");
+    const journal = await waitFor(`a failed sync pass on ${holder}`, async () => {
+      const r = await sh(lab, holder, `journalctl -u ${unit} --since '${since}' --no-pager -o cat`);
       return /Failed with result|status=[1-9]/.test(r.stdout) ? r.stdout : false;
     }, 120_000, 3000);
-    note(`labb down, laba1's pass says: ${journal.split("\n").find((l: string) => /glustermesh-sync/.test(l) && !/Starting|Started|Failed|Finished/.test(l)) ?? "(see journal)"}`);
+    note(`labb down, ${holder}'s pass says: ${journal.split("\n").find((l: string) => /glustermesh-sync/.test(l) && !/Starting|Started|Failed|Finished/.test(l)) ?? "(see journal)"}`);
     const src = await sh(lab, "laba5", `sha256sum ${A}/${id}/0.img | cut -d' ' -f1`, 120_000);
     assert.equal(src.stdout.trim(), sum, "the source image changed");
   } finally {
@@ -121,7 +127,7 @@ test("with labb down a pass fails and says so, harms nothing, and the first pass
   await waitFor("labb peers connected", async () => (await peers(lab, "labb1"))["10.250.2.2"] === true, 60_000);
   const secs = await expectSynced(["labb1", "labb2"], id, sum, "catch-up after labb returned", 180_000);
   note(`labb back: the image arrived ${secs.toFixed(1)}s after labb's hosts answered`);
-  const state = await sh(lab, "laba1", `systemctl show -p Result ${UNIT_A}`);
+  const state = await sh(lab, holder, `systemctl show -p Result ${unit}`);
   assert.match(state.stdout, /Result=success/);
   markDeployed(s.grown);
 });

@@ -74,7 +74,13 @@ export function peerProbeScript(args: { lead: string; peer: string; peerTinc: st
     `peer probe of ${args.peer} (${args.peerTinc}) from ${args.lead}`,
     `${READERS}
 if [[ -z $(peer_state ${ip}) ]]; then
-  ${GLUSTER} peer probe ${ip}
+  # Right after a rollout the tinc link to the peer may still be coming up, and the probe fails
+  # with "Transport endpoint is not connected": retry with backoff.
+  probe() { ${GLUSTER} peer probe ${ip}; }
+  if ! retry 8 probe; then
+    echo "error: gluster peer probe ${args.peerTinc} (${args.peer}) from ${args.lead} kept failing" >&2
+    exit 1
+  fi
   changed "probed peer ${args.peer} at ${args.peerTinc}"
 fi
 # A probed peer is not at once "Peer in Cluster": wait with backoff before anything uses it.

@@ -9,8 +9,22 @@ import { main } from "../../sync/main";
 
 export const repo = path.resolve(__dirname, "../..");
 
+const made: string[] = [];
+process.on("exit", () => {
+  for (const d of made) {
+    try {
+      fs.rmSync(d, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+  }
+});
+
+// A fresh directory under /tmp, removed when the test process exits.
 export function tmpdir(tag: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `gm-sync-${tag}-`));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `gm-sync-${tag}-`));
+  made.push(d);
+  return d;
 }
 
 export function write(file: string, data: string | Buffer, mtimeSec?: number, mode?: number): void {

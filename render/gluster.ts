@@ -94,10 +94,35 @@ fi
   );
 }
 
-/** On a brick's node: the brick directory exists, on a filesystem of its own (never the root one). */
+/** On every storage node: wait until this node sees all the other peers of its DC connected. */
+export function poolReadyScript(node: string, storageNodes: number): string {
+  const others = storageNodes - 1;
+  return script(
+    `${node} sees the whole trusted pool`,
+    `
+connected_peers() {
+  ${GLUSTER} peer status 2>/dev/null | grep -cx 'State: Peer in Cluster (Connected)' || true
+}
+pool_ready() { (( $(connected_peers) >= ${others} )); }
+if ! retry 10 pool_ready; then
+  echo "error: ${node} sees $(connected_peers) of the ${others} other peers of its pool connected; a volume command now would fail half way:" >&2
+  ${GLUSTER} peer status >&2 || true
+  exit 1
+fi
+`,
+  );
+}
+
+/**
+ * On a brick's node: the brick directory exists, on a filesystem of its own (never the root one).
+ * A volume create that failed half way leaves gluster's "in use" marks on the bricks it staged,
+ * and every later create then refuses them. A mark is cleared only when no volume of the pool
+ * owns it and the brick holds no file: nothing that holds data is ever touched.
+ */
 export function brickDirScript(node: string, bricks: Brick[]): string {
   return script(
     `brick directories on ${node}`,
+    `need_packages attr\n` +
     bricks
       .map(
         (b) => `
@@ -111,6 +136,21 @@ fi
 if [[ ! -d $brick ]]; then
   mkdir -p "$brick"
   changed "made brick directory $brick"
+fi
+mark=$(getfattr --absolute-names -e hex -n trusted.glusterfs.volume-id "$brick" 2>/dev/null | sed -n 's/^trusted.glusterfs.volume-id=0x//p' || true)
+if [[ -n $mark ]]; then
+  id=$mark
+  id=\${id:0:8}-\${id:8:4}-\${id:12:4}-\${id:16:4}-\${id:20:12}
+  if ! ${GLUSTER} volume info 2>/dev/null | grep -qix "Volume ID: $id"; then
+    if [[ -z $(find "$brick" -mindepth 1 -maxdepth 1 ! -name .glusterfs -print -quit) ]] && [[ -z $(find "$brick/.glusterfs" -type f -links +1 -print -quit 2>/dev/null) ]]; then
+      setfattr -x trusted.glusterfs.volume-id "$brick"
+      setfattr -x trusted.gfid "$brick" 2>/dev/null || true
+      changed "cleared the mark a failed volume create left on empty brick $brick"
+    else
+      echo "error: brick $brick on ${node} belongs to volume ID $id, which this pool does not know, and holds files; glustermesh will not touch it. Inspect it, and move its files away before reusing it." >&2
+      exit 1
+    fi
+  fi
 fi`,
       )
       .join("\n"),

@@ -89,10 +89,6 @@ export function dcSteps(model: Model, dcName: string, syncBundle = "dist/gluster
   for (const n of dc.storageNodes) {
     add({ kind: "command", name: `${d}/host/${n.name}/firewall`, component: "host", node: n.name, after: [], script: firewallScript(n.name, mesh.interface), summary: `let gluster's ports answer only on the tinc interface of ${n.name}` });
     add({ kind: "command", name: `${d}/gluster/${n.name}/glusterd`, component: "cluster", node: n.name, after: [`${d}/host/${n.name}/firewall`, `${d}/mesh/${n.name}/config`], script: gluster.glusterdScript(n.name), summary: `install and run glusterd on ${n.name}` });
-    const bricks = dc.volumes.flatMap((v) => v.replicaSets.flatMap((s) => s.bricks)).filter((b) => b.node === n.name);
-    if (bricks.length > 0) {
-      add({ kind: "command", name: `${d}/gluster/${n.name}/bricks`, component: "cluster", node: n.name, after: [`${d}/gluster/${n.name}/glusterd`], script: gluster.brickDirScript(n.name, bricks), summary: `make brick directories ${bricks.map((b) => b.path).join(", ")} on ${n.name}` });
-    }
   }
   const lead = dcLead(dc);
   const probeOf = (node: string) => (lead && node !== lead.name ? [`${d}/cluster/probe/${node}`] : []);
@@ -110,6 +106,28 @@ export function dcSteps(model: Model, dcName: string, syncBundle = "dist/gluster
       });
     }
   }
+  // Every peer must see every other before a volume command: gluster stages create and
+  // add-brick on all peers, and a create that fails half way marks the bricks as used.
+  // The lead's pool step waits for every other node's, so volume steps need only the lead's.
+  const probes = steps.filter((s) => s.name.startsWith(`${d}/cluster/probe/`)).map((s) => s.name);
+  const poolOf = (node: string) => `${d}/gluster/${node}/pool`;
+  const storage = [...dc.storageNodes.filter((n) => n.name !== lead?.name), ...dc.storageNodes.filter((n) => n.name === lead?.name)];
+  for (const n of storage) {
+    const name = poolOf(n.name);
+    add({
+      kind: "command",
+      name,
+      component: "cluster",
+      node: n.name,
+      after: [`${d}/gluster/${n.name}/glusterd`, ...probes, ...(n.name === lead?.name ? storage.filter((o) => o.name !== n.name).map((o) => poolOf(o.name)) : [])],
+      script: gluster.poolReadyScript(n.name, dc.storageNodes.length),
+      summary: `wait until ${n.name} sees all ${dc.storageNodes.length - 1} other peers of ${d} connected`,
+    });
+    const bricks = dc.volumes.flatMap((v) => v.replicaSets.flatMap((s) => s.bricks)).filter((b) => b.node === n.name);
+    if (bricks.length > 0) {
+      add({ kind: "command", name: `${d}/gluster/${n.name}/bricks`, component: "cluster", node: n.name, after: [name], script: gluster.brickDirScript(n.name, bricks), summary: `make brick directories ${bricks.map((b) => b.path).join(", ")} on ${n.name}` });
+    }
+  }
 
   // Volumes.
   for (const v of dc.volumes) {
@@ -117,7 +135,7 @@ export function dcSteps(model: Model, dcName: string, syncBundle = "dist/gluster
     let previous = "";
     v.replicaSets.forEach((set, i) => {
       const nodes = [...new Set(set.bricks.map((b) => b.node))];
-      const after = [...(previous ? [previous] : []), ...nodes.flatMap(probeOf), ...nodes.map((x) => `${d}/gluster/${x}/bricks`)];
+      const after = [...(previous ? [previous] : []), ...nodes.flatMap(probeOf), ...nodes.map((x) => `${d}/gluster/${x}/bricks`), ...(lead ? [poolOf(lead.name)] : [])];
       if (v.lead !== lead?.name) after.push(...probeOf(v.lead));
       const name = i === 0 ? `${d}/${v.name}/create/${set.name}` : `${d}/${v.name}/add-brick/${set.name}`;
       const bricks = set.bricks.map((b) => b.spec).join(" ");

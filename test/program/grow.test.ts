@@ -43,6 +43,7 @@ test("4545 + cloud22, cloud23 and a replica set: new resources only, volume reso
       `4545/host/${n}/time`,
       `4545/host/${n}/firewall`,
       `4545/gluster/${n}/glusterd`,
+      `4545/gluster/${n}/pool`,
       `4545/gluster/${n}/bricks`,
       ...["4545", "gce-central-1", "gce-europe-1", "padelford"].map((dc) => `4545/mount/${n}/${dc}/projects`),
       `4545/sync/${n}/prepare`,
@@ -76,8 +77,12 @@ test("4545 + cloud22, cloud23 and a replica set: new resources only, volume reso
   for (const r of volume.filter((x) => /\/(create|add-brick)\/|\/start$/.test(x.name))) {
     assert.equal(a.get(r.name).inputs.create, r.inputs.create, `${r.name} create script`);
   }
-  // Existing nodes' glusterd, bricks and probes are untouched too.
-  for (const r of b.list.filter((x) => /\/(gluster|cluster)\//.test(x.name))) {
+  // Existing nodes' glusterd, bricks and probes are untouched too; only the pool checks (which
+  // now wait for 13 peers instead of 11, a read-only wait) change.
+  for (const r of b.list.filter((x) => /\/(gluster|cluster)\//.test(x.name) && !x.name.endsWith("/pool"))) {
     assert.deepEqual(a.get(r.name).inputs, r.inputs, r.name);
+  }
+  for (const r of b.list.filter((x) => x.name.endsWith("/pool"))) {
+    assert.match(String(a.get(r.name).inputs.create), /\(\( \$\(connected_peers\) >= 13 \)\)/, r.name);
   }
 });

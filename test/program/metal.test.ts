@@ -44,6 +44,7 @@ function checkStack(result: ProgramResult, e: Expect) {
       `${d}/mesh/${n}/key`,
       `${d}/mesh/${n}/config`,
       `${d}/gluster/${n}/glusterd`,
+      `${d}/gluster/${n}/pool`,
       `${d}/gluster/${n}/bricks`,
       ...DCS.map((x) => `${d}/mount/${n}/${x}/projects`),
       `${d}/sync/${n}/prepare`,
@@ -85,7 +86,12 @@ function checkStack(result: ProgramResult, e: Expect) {
     waits(`${d}/mesh/${n}/config`, `${d}/mesh/${n}/key`);
     waits(`${d}/gluster/${n}/glusterd`, `${d}/mesh/${n}/config`);
     waits(`${d}/gluster/${n}/glusterd`, `${d}/host/${n}/firewall`);
-    waits(`${d}/gluster/${n}/bricks`, `${d}/gluster/${n}/glusterd`);
+    // Bricks are made once the node sees the whole pool (a stale mark is judged against its volumes).
+    waits(`${d}/gluster/${n}/pool`, `${d}/gluster/${n}/glusterd`);
+    waits(`${d}/gluster/${n}/bricks`, `${d}/gluster/${n}/pool`);
+    // The lead's pool step waits for every node's view of the pool, and for every probe.
+    if (n !== e.lead) waits(`${d}/gluster/${e.lead}/pool`, `${d}/gluster/${n}/pool`);
+    if (n !== e.lead) waits(`${d}/gluster/${n}/pool`, `${d}/cluster/probe/${n}`);
     if (n !== e.lead) {
       waits(`${d}/cluster/probe/${n}`, `${d}/gluster/${n}/glusterd`);
       waits(`${d}/cluster/probe/${n}`, `${d}/gluster/${e.lead}/glusterd`);
@@ -96,6 +102,8 @@ function checkStack(result: ProgramResult, e: Expect) {
       if (node !== e.lead) waits(step, `${d}/cluster/probe/${node}`);
       waits(step, `${d}/gluster/${node}/bricks`);
     }
+    // No volume command before every peer sees every other (gluster stages it on all of them).
+    waits(step, `${d}/gluster/${e.lead}/pool`);
     if (i > 0) waits(step, volumeSteps[i - 1]);
     waits(`${d}/projects/start`, step);
   });

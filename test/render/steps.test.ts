@@ -249,7 +249,7 @@ test("adding two nodes and a replica set to padelford: new steps; existing creat
   }
   const added = [...after.get("padelford")!.map((s) => s.name)].filter((n) => !steps.get("padelford")!.some((s) => s.name === n));
   for (const n of [
-    "padelford/host/cloud8/time", "padelford/mesh/cloud9/key", "padelford/mesh/cloud8/config", "padelford/gluster/cloud9/glusterd", "padelford/gluster/cloud8/bricks",
+    "padelford/host/cloud8/time", "padelford/mesh/cloud9/key", "padelford/mesh/cloud8/config", "padelford/gluster/cloud9/glusterd", "padelford/gluster/cloud9/pool", "padelford/gluster/cloud8/bricks",
     "padelford/cluster/probe/cloud8", "padelford/cluster/probe/cloud9", "padelford/projects/add-brick/cloud8+cloud9",
     "padelford/mount/cloud8/padelford/projects", "padelford/mount/cloud9/4545/projects", "padelford/sync/cloud8/timers", "padelford/sync/cloud9/timers",
   ]) assert.ok(added.includes(n), `${n} is added`);
@@ -265,6 +265,7 @@ test("adding two nodes and a replica set to padelford: new steps; existing creat
   // padelford/projects (two more backup volfile servers).
   assert.deepEqual(changed.filter((n) => /\/(create|add-brick)\/|\/start$/.test(n)), []);
   const allowed = (n: string) =>
+    /^padelford\/gluster\/[^/]+\/pool$/.test(n) ||
     /^[^/]+\/mesh\/[^/]+\/config$/.test(n) || /^[^/]+\/projects\/options$/.test(n) || n === "padelford/projects/rebalance" || /^[^/]+\/mount\/[^/]+\/padelford\/projects$/.test(n);
   assert.deepEqual(changed.filter((n) => !allowed(n)), []);
   for (const n of ["padelford/projects/rebalance", ...DCS.map((d) => `${d}/projects/options`), "padelford/mesh/cloud1/config", "4545/mesh/cloud10/config", "gce-europe-1/mount/gceeurope1/padelford/projects"]) {

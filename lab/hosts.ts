@@ -131,6 +131,11 @@ const REQUIRED_PROGRAMS: Record<string, string> = {
   "mount.glusterfs": "glusterfs-client",
   tincd: "tinc",
   fusermount3: "fuse3",
+  // What the deployed host scripts install: lab hosts reach no registry, so they must inherit it.
+  chronyd: "chrony",
+  nft: "nftables",
+  getfattr: "attr",
+  node: "nodejs",
 };
 export const REQUIRED_PACKAGES = [...new Set(Object.values(REQUIRED_PROGRAMS))];
 

@@ -20,7 +20,10 @@ function ensurePrereqs(): void {
   let { missingPackages, problems } = checkPrereqs();
   if (missingPackages.length) {
     const cmd = aptInstallCommand(missingPackages);
-    log(`lab: installing missing Debian packages: ${missingPackages.join(" ")}\n  $ ${cmd.join(" ")}`);
+    log(`lab: installing missing Debian packages: ${missingPackages.join(" ")}\n  $ apt-get update\n  $ ${cmd.join(" ")}`);
+    // A fresh machine has no package lists yet.
+    const update = spawnSync("apt-get", ["update", "-qq"], { stdio: ["ignore", "inherit", "inherit"] });
+    if (update.status !== 0) fail(`apt-get update failed (rc=${update.status ?? update.error?.message})`);
     const r = spawnSync(cmd[0], cmd.slice(1), {
       stdio: ["ignore", "inherit", "inherit"],
       env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },

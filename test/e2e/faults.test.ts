@@ -164,9 +164,16 @@ test("NFS is not served", { skip }, async () => {
 });
 
 test("gluster's ports answer over the tinc address but not on the lab bridge address", { skip }, async () => {
-  const xml = await lab.execOk("laba1", "gluster --mode=script --xml volume status projects");
-  const node = xml.split("<node>").slice(1).find((n) => n.includes("<hostname>10.250.1.1</hostname>"));
-  const port = node && /<port>(\d+)<\/port>/.exec(node)?.[1];
+  // After the kill tests above, a restarted brick can be online before it has signed in its port
+  // with glusterd ("N/A"): wait for the port, bounded.
+  let xml = "";
+  let port: string | undefined;
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 2_000))) {
+    xml = await lab.execOk("laba1", "gluster --mode=script --xml volume status projects");
+    const node = xml.split("<node>").slice(1).find((n) => n.includes("<hostname>10.250.1.1</hostname>"));
+    port = node ? /<port>(\d+)<\/port>/.exec(node)?.[1] : undefined;
+    if (port && Number(port) > 0) break;
+  }
   assert.ok(port && Number(port) > 0, `no brick port for laba1 in ${xml.slice(0, 500)}`);
   const probe = (ip: string, p: string | number) => `timeout 3 bash -c '</dev/tcp/${ip}/${p}' 2>/dev/null && echo open || echo closed`;
   const r = await sh(lab, "laba5", [probe("10.250.1.1", 24007), probe("10.250.1.1", port), probe("10.252.0.11", 24007), probe("10.252.0.11", port), probe("10.252.0.11", 22)].join("\n"));

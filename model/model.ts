@@ -2,7 +2,7 @@
 // consequences spelled out (replica sets, peers, who mounts what, who syncs where, the
 // options gluster must end up with). Pure: no I/O, no Pulumi.
 import { clientNodes, parseBrickRef, type Inventory, type Role } from "./schema";
-import { normaliseOptionValue, fullOptionKey, VIRT_GROUP, VIRT_GROUP_FILE, type OptionKey } from "./options";
+import { normaliseOptionValue, fullOptionKey, VIRT_GROUP, type OptionKey } from "./options";
 import { parseCidr } from "./net";
 
 export interface MeshNode {
@@ -257,12 +257,6 @@ export function dcOf(model: Model, name: string): DataCenter {
   return dc;
 }
 
-export function nodeOf(model: Model, name: string): MeshNode {
-  const n = model.nodes.find((x) => x.name === name);
-  if (!n) throw new Error(`no node "${name}" in the inventory`);
-  return n;
-}
-
 /** Which nodes a node keeps tinc connections to: the first few of every DC, never itself. */
 export function connectTo(model: Model, node: MeshNode): string[] {
   const out: string[] = [];
@@ -310,4 +304,3 @@ export function modelWarnings(model: Model): Warning[] {
   return out;
 }
 
-export { VIRT_GROUP, VIRT_GROUP_FILE };

@@ -147,14 +147,6 @@ export function parseBrickRef(ref: string, defaultPath: string | undefined): { n
   return colon < 0 ? { node: ref, path: defaultPath } : { node: ref.slice(0, colon), path: ref.slice(colon + 1) };
 }
 
-/** Every node that mounts a DC's volume: compute nodes everywhere, and the brick nodes of the
- * same-named volume in the other DCs (their sync timers copy into it). */
-export function mountingNodes(inv: Inventory, dcName: string, volumeName: string): string[] {
-  const out = new Set<string>();
-  collectMountingNodes(inv, dcName, volumeName, out);
-  return [...out].sort();
-}
-
 /** Every node gluster must admit (auth.allow): the nodes that mount the volume, and the
  * volume's own brick nodes, whose self-heal daemon and rebalance connect as clients. */
 export function clientNodes(inv: Inventory, dcName: string, volumeName: string): string[] {
@@ -165,6 +157,8 @@ export function clientNodes(inv: Inventory, dcName: string, volumeName: string):
   return [...out].sort();
 }
 
+/** Every node that mounts a DC's volume: compute nodes everywhere, and the data-brick nodes of
+ * the same-named volume in the other DCs (their sync timers copy into it). */
 function collectMountingNodes(inv: Inventory, dcName: string, volumeName: string, out: Set<string>): void {
   for (const [otherDc, dc] of Object.entries(inv.dcs)) {
     for (const [name, node] of Object.entries(dc.nodes)) if (node.roles.includes("compute")) out.add(name);

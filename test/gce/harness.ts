@@ -4,6 +4,7 @@
 // outputs; the warnings; the error the program stopped with. GCP is mocked: static addresses
 // get fixed IPs, and the guest attribute with the host key answers as the scenario says.
 import { runChild } from "../support/child";
+import { ResourceGraph } from "../support/resources";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -217,38 +218,7 @@ export async function runScenario(s: Scenario, timeoutMs = 120_000): Promise<Res
   }
 }
 
-export class Resources {
-  readonly byUrn = new Map<string, Rec>();
-  constructor(readonly list: Rec[]) {
-    for (const r of list) this.byUrn.set(r.urn, r);
-  }
-  get(name: string, type?: string): Rec {
-    const found = this.list.filter((r) => r.name === name && (!type || r.type === type));
-    if (found.length !== 1) throw new Error(`${found.length} resources named ${name}`);
-    return found[0];
-  }
-  ofType(type: string): Rec[] {
-    return this.list.filter((r) => r.type === type).sort((a, b) => a.name.localeCompare(b.name));
-  }
-  /** Names of everything `name` waits for, directly or not. */
-  before(name: string, type?: string): Set<string> {
-    const seen = new Set<string>();
-    const walk = (urn: string) => {
-      for (const d of this.byUrn.get(urn)?.dependencies ?? []) {
-        const label = this.byUrn.get(d)?.name ?? d;
-        if (!seen.has(label)) {
-          seen.add(label);
-          walk(d);
-        }
-      }
-    };
-    walk(this.get(name, type).urn);
-    return seen;
-  }
-  directDeps(name: string, type?: string): string[] {
-    return this.get(name, type).dependencies.map((d) => this.byUrn.get(d)?.name ?? d).sort();
-  }
-}
+export class Resources extends ResourceGraph<Rec> {}
 
 /** Every string anywhere in a value. */
 export function allStrings(v: unknown): string[] {

@@ -6,6 +6,7 @@
 // The program has top-level side effects, so it runs once per process: `runScenario` spawns
 // `child.ts` for one scenario and reads its result back. `runProgram` is what the child runs.
 import { runChild } from "../support/child";
+import { ResourceGraph } from "../support/resources";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -280,50 +281,7 @@ export async function runScenario(s: Scenario, timeoutMs = 120_000): Promise<Pro
 
 // ---- Looking at a result ----
 
-export class Resources {
-  readonly byUrn = new Map<string, RecordedResource>();
-  constructor(readonly list: RecordedResource[]) {
-    for (const r of list) this.byUrn.set(r.urn, r);
-  }
-  /** The resource of that name (any type); throws when there is none or several. */
-  get(name: string): RecordedResource {
-    const found = this.list.filter((r) => r.name === name);
-    if (found.length !== 1) throw new Error(`${found.length} resources named ${name}; names: ${this.names().slice(0, 20).join(", ")}...`);
-    return found[0];
-  }
-  has(name: string): boolean {
-    return this.list.some((r) => r.name === name);
-  }
-  names(type?: string): string[] {
-    return this.list.filter((r) => !type || r.type === type).map((r) => r.name).sort();
-  }
-  commands(): RecordedResource[] {
-    return this.list.filter((r) => r.type.startsWith("command:remote:"));
-  }
-  parentOf(name: string): RecordedResource | undefined {
-    return this.byUrn.get(this.get(name).parent);
-  }
-  /** Every resource `name` waits for, directly or not (by the engine's dependencies). */
-  before(name: string): Set<string> {
-    const seen = new Set<string>();
-    const walk = (urn: string) => {
-      for (const d of this.byUrn.get(urn)?.dependencies ?? []) {
-        const dep = this.byUrn.get(d);
-        const label = dep?.name ?? d;
-        if (!seen.has(label)) {
-          seen.add(label);
-          walk(d);
-        }
-      }
-    };
-    walk(this.get(name).urn);
-    return seen;
-  }
-  /** Whether `later` waits (transitively) for `earlier`. */
-  waitsFor(later: string, earlier: string): boolean {
-    return this.before(later).has(earlier);
-  }
-}
+export class Resources extends ResourceGraph<RecordedResource> {}
 
 /** The `create` script of a command (with the remote wrapper). */
 export function createOf(r: RecordedResource): string {

@@ -3,7 +3,7 @@
 // type, name, inputs (secrets unwrapped), dependencies, protect, ignoreChanges; the stack's
 // outputs; the warnings; the error the program stopped with. GCP is mocked: static addresses
 // get fixed IPs, and the guest attribute with the host key answers as the scenario says.
-import { runChild } from "../support/child";
+import { captureWarnings, runChild } from "../support/child";
 import { ResourceGraph } from "../support/resources";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -91,16 +91,8 @@ export function baseConfig(stack: string): Record<string, unknown> {
 
 /** Run in this process (the child). */
 export async function runProgram(s: Scenario): Promise<Result> {
-  const warnings: string[] = [];
-  const unhandled: string[] = [];
+  const { warnings, unhandled } = captureWarnings();
   const invokes: string[] = [];
-  process.on("unhandledRejection", (e) => unhandled.push(String((e as Error)?.message ?? e)));
-  console.warn = (...args: unknown[]) => {
-    const text = args.map(String).join(" ");
-    const m = /^warning: \[runtime\] ([\s\S]*)$/.exec(text);
-    if (m) warnings.push(m[1]);
-    else unhandled.push(`console.warn: ${text}`);
-  };
   const pulumi = await import("@pulumi/pulumi");
   const isUnknown = (x: unknown) => pulumi.Output.isInstance(x) || (typeof x === "object" && x !== null && x.constructor?.name === "Unknown");
   const recs = new Map<string, Rec>();

@@ -5,7 +5,7 @@
 //
 // The program has top-level side effects, so it runs once per process: `runScenario` spawns
 // `child.ts` for one scenario and reads its result back. `runProgram` is what the child runs.
-import { runChild } from "../support/child";
+import { captureWarnings, runChild } from "../support/child";
 import { ResourceGraph } from "../support/resources";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -113,18 +113,7 @@ export function plainStrings(v: unknown, at = ""): { path: string; value: string
 
 /** Run the program once in this process. Call at most once per process. */
 export async function runProgram(s: Scenario): Promise<ProgramResult> {
-  const unhandled: string[] = [];
-  const warnings: string[] = [];
-  const onRejection = (e: unknown) => unhandled.push(`unhandled rejection: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-  process.on("unhandledRejection", onRejection);
-  const consoleWarn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    const text = args.map(String).join(" ");
-    // pulumi.log.warn without an engine prints `warning: [runtime] MESSAGE`.
-    const m = /^warning: \[runtime\] ([\s\S]*)$/.exec(text);
-    if (m) warnings.push(m[1]);
-    else unhandled.push(`console.warn: ${text}`);
-  };
+  const { warnings, unhandled, restore } = captureWarnings();
 
   const pulumi = await import("@pulumi/pulumi");
   const isUnknown = (x: unknown) => pulumi.Output.isInstance(x) || (typeof x === "object" && x !== null && x.constructor?.name === "Unknown");
@@ -228,8 +217,7 @@ export async function runProgram(s: Scenario): Promise<ProgramResult> {
   await withTimeout((pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs(), 120_000, "waiting for the program's resources");
   result.runMs = performance.now() - t;
   await new Promise((r) => setImmediate(r));
-  console.warn = consoleWarn;
-  process.off("unhandledRejection", onRejection);
+  restore();
   result.resources = [...recorded.values()];
   return result;
 }

@@ -19,3 +19,27 @@ export async function runChild(file: string, cwd: string, extraEnv: Record<strin
   });
   return { code, log };
 }
+
+/**
+ * In a scenario's process: collect `pulumi.log.warn` messages (printed as `warning: [runtime] …`
+ * without an engine) and anything else that should not happen (other console warnings,
+ * unhandled rejections).
+ */
+export function captureWarnings(): { warnings: string[]; unhandled: string[]; restore: () => void } {
+  const warnings: string[] = [];
+  const unhandled: string[] = [];
+  const onRejection = (e: unknown) => unhandled.push(`unhandled rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  const consoleWarn = console.warn;
+  process.on("unhandledRejection", onRejection);
+  console.warn = (...args: unknown[]) => {
+    const text = args.map(String).join(" ");
+    const m = /^warning: \[runtime\] ([\s\S]*)$/.exec(text);
+    if (m) warnings.push(m[1]);
+    else unhandled.push(`console.warn: ${text}`);
+  };
+  const restore = () => {
+    console.warn = consoleWarn;
+    process.off("unhandledRejection", onRejection);
+  };
+  return { warnings, unhandled, restore };
+}

@@ -76,7 +76,7 @@ export interface SyncJob {
   target: string;
   /** Name shared by the .service and .timer units. */
   unit: string;
-  /** The first data brick of its replica set runs on time; the others half an interval later. */
+  /** The first data brick of its replica set runs on time; the others half an interval later (30 min later for hour intervals). */
   primary: boolean;
   every: string;
   mountUnit: string;

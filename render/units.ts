@@ -60,7 +60,8 @@ fi
   );
 }
 
-/** "2min" -> OnCalendar; the secondary copies of a replica set fire half an interval later. */
+/** "2min" -> OnCalendar; the secondary copies of a replica set fire half an interval later
+ * (for hour intervals: 30 minutes later, so a pass never waits hours for the partner). */
 export function calendarFor(every: string, primary: boolean): string {
   const m = /^([1-9][0-9]*)(s|min|h)$/.exec(every);
   if (!m) throw new Error(`sync interval "${every}" is not a time span such as 30s, 2min or 1h`);

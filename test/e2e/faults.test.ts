@@ -28,6 +28,14 @@ test("any single storage node of laba may die: projects stays readable and writa
   // The tests before may have cut a node off: start from a healed volume, as the claim presumes
   // (with a heal pending, gluster rightly refuses writes when the surviving copy is not known good).
   for (const host of storage) await healthy(lab, host, ["projects"], host === "laba1" ? "laba2" : "laba1");
+  // ... and from the compute node's side: its client connected to every brick (a brick restarted
+  // by an earlier test is online before clients reconnect to its new port; meanwhile a second
+  // brick of a set down is, to that client, a lost quorum).
+  await waitFor("laba5 connected to every brick of projects", async () => {
+    const r = await sh(lab, "laba1", "gluster --mode=script volume status projects clients", 20_000);
+    const bricks = r.stdout.split("Brick : ").slice(1);
+    return r.code === 0 && bricks.length === storage.length && bricks.every((b) => b.includes(`${tincAddress("laba5")}:`));
+  }, 90_000, 2000);
   for (const victim of storage) {
     const t0 = Date.now();
     await lab.kill(victim);

@@ -47,11 +47,15 @@ export function loadState(file: string, source: string, target: string): { state
   }
 }
 
+// The temporary name saveState writes first. One name: only the holder of the lock writes
+// it, and a pass killed while writing leaves it for the next pass to remove.
+export const stateTmp = (file: string) => `${file}.tmp`;
+
 // Atomic and durable: write a temporary file, fsync, rename, fsync the directory.
 export function saveState(file: string, state: State): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = stateTmp(file);
   const fd = fs.openSync(tmp, "w", 0o644);
   try {
     fs.writeSync(fd, JSON.stringify(state));

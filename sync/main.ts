@@ -7,10 +7,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { acquireLock } from "./lock";
 import { isMountPoint, UNREACHABLE } from "./mount";
-import { isOurTmp, isOurTmpDir } from "./names";
+import { isOurTmp, isOurTmpDir, tmpDirName } from "./names";
 import { forEachLimit, Semaphore } from "./pool";
 import { human, newSummary, ProgressBar, Summary } from "./progress";
-import { defaultStateFile, loadState, saveState, State, StateEntry } from "./state";
+import { defaultStateFile, loadState, saveState, State, StateEntry, stateTmp } from "./state";
 import { checkTarget, copyBatch, CopyContext, CopyOutcome, sec, syncRenames, TargetUnreachable } from "./copy";
 import { FileEntry, walk } from "./walk";
 
@@ -130,6 +130,18 @@ function preserveList(): string {
   return process.getuid && process.getuid() === 0 ? "mode,ownership,timestamps" : "mode,timestamps";
 }
 
+// Where batches keep their symbolic links: local tmpfs when there is one (cheap, never on
+// the brick or the target), else the temporary directory.
+function linkBase(): string {
+  try {
+    fs.accessSync("/dev/shm", fs.constants.W_OK | fs.constants.X_OK);
+    if (fs.statSync("/dev/shm").isDirectory()) return "/dev/shm";
+  } catch {
+    // no /dev/shm here
+  }
+  return os.tmpdir();
+}
+
 // Remove the temporary files an earlier, killed pass of this SOURCE/TARGET left behind.
 // Only names recorded in our journal (so only ours), only while we hold the lock.
 function cleanJournal(journal: string, warn: (m: string) => void): void {
@@ -226,6 +238,7 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
     release = lock.release;
   }
   let stopping = "";
+  let linkRoot = "";
   const onSignal = (sig: string) => {
     stopping = sig;
   };
@@ -233,7 +246,10 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
   process.once("SIGINT", onSignal);
   try {
     mark("lock");
-    if (!o.dryRun) cleanJournal(journal, err);
+    if (!o.dryRun) {
+      cleanJournal(journal, err);
+      fs.rmSync(stateTmp(stateFile), { force: true }); // left by a pass killed while saving
+    }
     const { state: old, warning } = loadState(stateFile, o.source, o.target);
     mark("state loaded");
     if (warning) err(warning);
@@ -278,6 +294,7 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
     }
 
     let jfd: number | undefined;
+    let linkSeq = 0;
     const ctx: CopyContext = {
       source: o.source,
       target: o.target,
@@ -288,6 +305,17 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
       journal: (p) => {
         if (jfd === undefined) jfd = journalFd = fs.openSync(journal, "a", 0o600);
         fs.writeSync(jfd, p + "\n");
+      },
+      linkDir: () => {
+        if (!linkRoot) {
+          const root = path.join(linkBase(), tmpDirName());
+          ctx.journal(root);
+          fs.mkdirSync(root, { mode: 0o700 });
+          linkRoot = root;
+        }
+        const d = path.join(linkRoot, String(linkSeq++));
+        fs.mkdirSync(d);
+        return d;
       },
       dirs: new Map(),
       renamedIn: new Set(),
@@ -368,6 +396,7 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
         }
       });
     }
+    mark("copied");
     let renamesDurable = true;
     try {
       await syncRenames(ctx);
@@ -376,8 +405,10 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
       renamesDurable = false; // keep the old state: it never claims what may not be on disk
       if (!unreachable) unreachable = `target ${o.target} is not usable: ${e.message}`;
     }
-    mark("copied");
+    mark("renames durable");
     bar?.stop();
+    if (linkRoot) fs.rmSync(linkRoot, { recursive: true, force: true });
+    linkRoot = "";
     if (journalFd !== undefined) {
       fs.closeSync(journalFd);
       journalFd = undefined;
@@ -416,6 +447,7 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
   } finally {
     process.removeListener("SIGTERM", onSignal);
     process.removeListener("SIGINT", onSignal);
+    if (linkRoot) fs.rmSync(linkRoot, { recursive: true, force: true });
     if (journalFd !== undefined) fs.closeSync(journalFd);
     release();
   }

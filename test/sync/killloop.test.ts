@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { allNames, bundle, sha, tmpdir } from "./helpers";
 
@@ -40,9 +41,15 @@ test("kill -9 at random moments never leaves a partial or older target file", as
     writeVersion(p);
     seen.push(-1);
   }
+  // a batch keeps its symbolic links in /dev/shm/.glustermesh-tmp-<host>-<pid>-<n>/
+  const host = os.hostname().replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40) || "host";
+  const killed: number[] = [];
+  const linkDirsOf = (pids: number[]) =>
+    fs.existsSync("/dev/shm") ? fs.readdirSync("/dev/shm").filter((n) => pids.some((pid) => n.startsWith(`.glustermesh-tmp-${host}-${pid}-`))) : [];
   const runOnce = (killAfterMs?: number) =>
     new Promise<number | null>((resolve) => {
       const c = spawn(process.execPath, [b, S, T, "--state", state, "--concurrency", "2"], { stdio: "ignore" });
+      if (killAfterMs !== undefined && c.pid) killed.push(c.pid);
       let timer: NodeJS.Timeout | undefined;
       if (killAfterMs !== undefined) timer = setTimeout(() => c.kill("SIGKILL"), killAfterMs);
       c.once("exit", (code) => {
@@ -73,7 +80,8 @@ test("kill -9 at random moments never leaves a partial or older target file", as
     check(iter);
     if (allNames(T).some((n) => n.includes("glustermesh-tmp"))) leftovers++;
   }
-  t.diagnostic(`${kills} passes killed, ${leftovers} of them left temporary files for the next pass to remove`);
+  const linkLeftovers = linkDirsOf(killed).length;
+  t.diagnostic(`${kills} passes killed, ${leftovers} of them left temporary files for the next pass to remove; ${linkLeftovers} link directories in /dev/shm`);
   assert.ok(kills >= 5, `only ${kills} passes were killed`);
   // a clean pass finishes the job and leaves no temporary files behind
   const code = await runOnce();
@@ -81,4 +89,6 @@ test("kill -9 at random moments never leaves a partial or older target file", as
   for (let p = 0; p < PROJECTS; p++) assert.equal(sha(`${T}/p${p}/0.img`), versions[p][versions[p].length - 1]);
   assert.deepEqual(allNames(T).filter((n) => n.includes("glustermesh-tmp")), []);
   assert.deepEqual(fs.readdirSync(path.dirname(state)).sort(), ["s.json"]);
+  // ... nor any link directory of a killed pass (each one is in the journal the next pass reads)
+  assert.deepEqual(linkDirsOf(killed), []);
 });

@@ -79,6 +79,15 @@ test("the lock: a second pass on the same SOURCE and TARGET exits 3; a stale loc
   // a pid reused by another process (start time differs) is stale too
   fs.writeFileSync(`${state}.lock`, JSON.stringify({ pid: process.pid, host: os.hostname(), start: "1", since: "test" }));
   assert.equal((await run([`${d}/src`, `${d}/tgt`, "--state", state])).code, 0);
+  // left by passes killed while locking: an empty lock file, a breaker of a dead process, the
+  // private name a dead process wrote its lock to: none of them blocks the next pass
+  const dead = holder.pid!;
+  fs.writeFileSync(`${state}.lock`, "");
+  fs.writeFileSync(`${state}.lock.break`, JSON.stringify({ pid: dead, host: os.hostname(), start: "", since: "test" }));
+  fs.writeFileSync(`${state}.lock.new-${dead}`, "{");
+  const r3 = await run([`${d}/src`, `${d}/tgt`, "--state", state]);
+  assert.equal(r3.code, 0, r3.stderr);
+  assert.deepEqual(fs.readdirSync(`${d}/st`).sort(), ["state.json"]);
 });
 
 test("two real passes at once: the second one exits 3 while the first runs", async () => {

@@ -33,7 +33,11 @@ function sh(cmd: string, args: string[], opts: { cwd?: string } = {}): { s: numb
 const load = () => fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 const syncDisk = () => sh("sync", []).s;
 const du = (p: string) => Number(sh("du", ["-s", "-B1", p]).out.split(/\s/)[0]);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const f2 = (x: number) => x.toFixed(x < 1 ? 3 : 2);
 
 function makeImage(file: string, rnd: Buffer): void {

@@ -27,11 +27,12 @@ export interface CopyContext {
   cpSlots: Semaphore;
   journal: (tmpPaths: string) => void; // records temporary paths (one per line) before they are created
   linkDir: () => string; // a new empty private directory on local tmpfs, for a batch's symlinks
+  mark: (what: string) => void; // phase timings (GLUSTERMESH_SYNC_TIMING=1)
   dirs: Map<string, Promise<void>>; // target dirs known to exist / being created
   renamedIn: Set<string>; // target dirs with renames not yet fsync'ed
 }
 
-// Make the renames durable: fsync every directory that got one (one `sync DIR...` call), before
+// Make the renames durable: fsync every directory that got one, before
 // the state file records them. Until then a crash can only lose renames, never data: the
 // target keeps its old complete version and the file is copied again.
 export async function syncRenames(ctx: CopyContext): Promise<void> {
@@ -41,10 +42,7 @@ export async function syncRenames(ctx: CopyContext): Promise<void> {
 }
 
 async function syncDirs(dirs: string[]): Promise<void> {
-  for (let i = 0; i < dirs.length; i += 500) {
-    const part = dirs.slice(i, i + 500);
-    if ((await runCp(["--", ...part], undefined, "sync")).code !== 0) await Promise.all(part.map((d) => fsyncDir(d)));
-  }
+  await Promise.all(dirs.map((d) => fsyncDir(d)));
 }
 
 export const sec = (ms: number) => Math.floor(ms / 1000);
@@ -94,15 +92,15 @@ function ensureDir(ctx: CopyContext, rel: string): Promise<void> {
   return p;
 }
 
-function runCp(args: string[], cwd?: string, cmd = "cp"): Promise<{ code: number | null; stderr: string }> {
+function runCp(args: string[], cwd?: string): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("cp", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (d: string) => {
       if (stderr.length < 4000) stderr += d;
     });
-    child.on("error", (e) => resolve({ code: -1, stderr: `cannot run ${cmd}: ${e.message}` }));
+    child.on("error", (e) => resolve({ code: -1, stderr: `cannot run cp: ${e.message}` }));
     child.on("close", (code) => resolve({ code, stderr }));
   });
 }
@@ -236,8 +234,11 @@ export async function copyBatch(ctx: CopyContext, files: FileEntry[]): Promise<M
       fs.symlinkSync(path.join(ctx.source, f.rel), path.join(links, tmpRel));
     }
     ctx.journal([...staged.values()].map((t) => path.join(ctx.target, t)).join("\n"));
-
-    const r = await ctx.cpSlots.run(() => { return runCp(["-L", "--sparse=always", `--preserve=${ctx.preserve}`, "--parents", "--", ...staged.values(), ctx.target], links);});
+    const tag = `batch ${path.basename(links)} (${staged.size} files)`;
+    ctx.mark(`${tag}: linked`);
+    const r = await ctx.cpSlots.run(() =>
+      runCp(["-L", "--sparse=always", `--preserve=${ctx.preserve}`, "--parents", "--", ...staged.values(), ctx.target], links),
+    );
     if (r.code !== 0) {
       await Promise.all([...staged.values()].map((t) => fsp.rm(path.join(ctx.target, t), { force: true }).catch(() => undefined)));
       cpError(r); // throws if the target went away
@@ -245,19 +246,22 @@ export async function copyBatch(ctx: CopyContext, files: FileEntry[]): Promise<M
       staged.clear();
       return out;
     }
-    // fsync every copy with one `sync FILE...` (coreutils) instead of 3 calls per file from
-    // Node; if that fails, install() fsyncs each file itself.
+    // fsync all copies at once (the thread pool runs 16 at a time; the filesystem commits them
+    // together); a copy whose fsync failed is fsync'ed again by install(), which reports why.
     const tmps = [...staged.values()].map((t) => path.join(ctx.target, t));
-    const synced = ctx.fsync && (await runCp(["--", ...tmps], undefined, "sync")).code === 0;
+    const synced = ctx.fsync ? await Promise.all(tmps.map((t) => fsyncPath(t).then(() => true, () => false))) : tmps.map(() => false);
+    ctx.mark(`${tag}: fsynced`);
     const renamedIn = new Set<string>();
     await Promise.all(
-      [...staged].map(async ([f, tmpRel]) => {
-        out.set(f, await install(ctx, f, path.join(ctx.target, tmpRel), synced, renamedIn));
+      [...staged].map(async ([f, tmpRel], i) => {
+        out.set(f, await install(ctx, f, path.join(ctx.target, tmpRel), synced[i], renamedIn));
         staged.delete(f);
       }),
     );
     // The renames are durable before the batch reports them (while other batches copy).
+    ctx.mark(`${tag}: renamed`);
     await syncDirs([...renamedIn]);
+    ctx.mark(`${tag}: directories fsynced`);
   } catch (err) {
     if (err instanceof TargetUnreachable) throw err;
     for (const f of files) if (!out.has(f) && !retry.includes(f)) retry.push(f);

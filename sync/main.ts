@@ -319,6 +319,7 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
       },
       dirs: new Map(),
       renamedIn: new Set(),
+      mark,
     };
     const bar = !o.json && io.stderr.isTTY && todo.length > 0 && !unreachable ? new ProgressBar(io.stderr, todo.length, s, t0) : undefined;
     const wouldCopy: string[] = [];

@@ -37,8 +37,10 @@ export interface ResourceRecord {
   type: string;
   host?: string;
   ok: boolean;
+  startedAt: number; // seconds after the deploy of this DC started
   seconds: number;
   changed: string[];
+  warnings: string[]; // the script's "warning: ..." lines (stderr)
 }
 
 export interface Failure {
@@ -220,7 +222,7 @@ export async function runEngine(cfg: EngineConfig): Promise<DeployReport> {
     const conn = connOf(inputs);
     const host = cfg.hostsByAddress[conn.host] ?? conn.host;
     const start = Date.now();
-    const rec: ResourceRecord = { name, type, host, ok: false, seconds: 0, changed: [] };
+    const rec: ResourceRecord = { name, type, host, ok: false, startedAt: (start - t0) / 1000, seconds: 0, changed: [], warnings: [] };
     const failed = (message: string, r?: ProcResult): never => {
       rec.seconds = (Date.now() - start) / 1000;
       resources.push(rec);
@@ -243,11 +245,12 @@ export async function runEngine(cfg: EngineConfig): Promise<DeployReport> {
         // As the provider does: the command text is the remote command, run by the login shell.
         const r = await runProc(["ssh", ...opts, "-p", String(conn.port), "-l", conn.user, conn.host, create], cfg.resourceTimeoutMs);
         rec.changed = r.stdout.split("\n").filter((l) => l.startsWith(CHANGED_MARK)).map((l) => l.slice(CHANGED_MARK.length).trim());
+        rec.warnings = r.stderr.split("\n").filter((l) => l.startsWith("warning: ")).map((l) => l.slice("warning: ".length).trim());
         if (r.code !== 0) return failed(`exit code ${r.code}`, r);
         rec.ok = true;
         rec.seconds = (Date.now() - start) / 1000;
         resources.push(rec);
-        emit({ event: "done", name, host, seconds: rec.seconds, changed: rec.changed });
+        emit({ event: "done", name, host, seconds: rec.seconds, changed: rec.changed, warnings: rec.warnings });
         return { ...inputs, stdout: r.stdout, stderr: r.stderr };
       }
       // CopyToRemote: the FileAsset's path
@@ -417,7 +420,7 @@ export async function deployDc(lab: Lab, dc: string, opts: DeployDcOptions): Pro
     while ((i = buf.indexOf("\n")) >= 0) {
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
-      let ev: { event?: string; name?: string; host?: string; seconds?: number; changed?: string[]; message?: string; output?: string };
+      let ev: { event?: string; name?: string; host?: string; seconds?: number; changed?: string[]; warnings?: string[]; message?: string; output?: string };
       try {
         ev = JSON.parse(line);
       } catch {
@@ -426,6 +429,7 @@ export async function deployDc(lab: Lab, dc: string, opts: DeployDcOptions): Pro
       }
       if (ev.event === "done") {
         log(`  ✓ ${ev.name}  ${ev.seconds!.toFixed(1)}s${ev.changed!.length ? `  (${ev.changed!.length} changed)` : ""}`);
+        for (const w of ev.warnings ?? []) log(`      warning: ${w}`);
       } else if (ev.event === "failed") {
         log(`  ✗ ${ev.name} on ${ev.host}: ${ev.message}\n${(ev.output ?? "").replace(/^/gm, "      | ")}`);
       }

@@ -46,14 +46,29 @@ if ! systemctl is-enabled --quiet ${unit}; then
 fi
 if ! mountpoint -q ${shq(m.where)}; then
   mount_up() { systemctl start ${unit} && mountpoint -q ${shq(m.where)}; }
-  if retry ${required ? 6 : 2} mount_up; then
+  # does glusterd answer (port 24007) on any volfile server? All asked at once, 2 s at most.
+  volfile_server_answers() {
+    local h p pids=()
+    for h in "$@"; do
+      # shellcheck disable=SC2016 # $1 expands in the inner shell
+      timeout 2 bash -c ': </dev/tcp/"$1"/24007' _ "$h" >/dev/null 2>&1 &
+      pids+=("$!")
+    done
+    for p in "\${pids[@]}"; do
+      if wait "$p"; then return 0; fi
+    done
+    return 1
+  }
+  if ${required ? "false" : "true"} && ! volfile_server_answers ${[m.server, ...m.backupServers].map(shq).join(" ")}; then
+    printf 'warning: no volfile server of %s answers yet; %s is enabled and mounts when one does\\n' ${shq(`${m.dc}/${m.volume}`)} ${unit} >&2
+  elif retry ${required ? 7 : 2} mount_up; then
     changed "mounted ${m.dc}/${m.volume} at ${m.where}"
   elif ${required ? "true" : "false"}; then
     echo "error: ${m.where} did not mount from ${m.server} or its backups:" >&2
     journalctl -u ${unit} -n 20 --no-pager >&2 || true
     exit 1
   else
-    printf 'warning: %s is not reachable yet; %s is enabled and mounts when it is\n' ${shq(`${m.dc}/${m.volume}`)} ${unit} >&2
+    printf 'warning: %s is not reachable yet; %s is enabled and mounts when it is\\n' ${shq(`${m.dc}/${m.volume}`)} ${unit} >&2
   fi
 fi
 `,

@@ -68,15 +68,20 @@ fi
 }
 
 /** Run on the DC's lead node: probe one peer by its tinc address and wait until it is in the pool. */
-export function peerProbeScript(args: { lead: string; peer: string; peerTinc: string }): string {
+export function peerProbeScript(args: { lead: string; peer: string; peerTinc: string; tincService: string }): string {
   const ip = shq(args.peerTinc);
   return script(
     `peer probe of ${args.peer} (${args.peerTinc}) from ${args.lead}`,
     `${READERS}
 if [[ -z $(peer_state ${ip}) ]]; then
   # Right after a rollout the tinc link to the peer may still be coming up, and the probe fails
-  # with "Transport endpoint is not connected": retry with backoff.
-  probe() { ${GLUSTER} peer probe ${ip}; }
+  # with "Transport endpoint is not connected": retry with backoff. tincd waits 5 s and more
+  # before it tries a failed connection again; SIGALRM makes it try at once.
+  probe() {
+    ${GLUSTER} peer probe ${ip} && return 0
+    systemctl kill --kill-whom=main --signal=SIGALRM ${shq(args.tincService)} 2>/dev/null || true
+    return 1
+  }
   if ! retry 8 probe; then
     echo "error: gluster peer probe ${args.peerTinc} (${args.peer}) from ${args.lead} kept failing" >&2
     exit 1

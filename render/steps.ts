@@ -101,7 +101,7 @@ export function dcSteps(model: Model, dcName: string, syncBundle = "dist/gluster
         component: "cluster",
         node: lead.name,
         after: [`${d}/gluster/${lead.name}/glusterd`, `${d}/gluster/${n.name}/glusterd`],
-        script: gluster.peerProbeScript({ lead: lead.name, peer: n.name, peerTinc: n.tinc }),
+        script: gluster.peerProbeScript({ lead: lead.name, peer: n.name, peerTinc: n.tinc, tincService: tinc }),
         summary: `gluster peer probe ${n.tinc} (${n.name}) from ${lead.name}`,
       });
     }

@@ -15,15 +15,15 @@ const PRELUDE = `set -euo pipefail
 export LC_ALL=C
 # Every change a script makes is reported; a re-run that finds nothing to do prints none.
 changed() { printf '${CHANGED_MARK} %s\\n' "$*"; }
-# retry ATTEMPTS COMMAND...: run until it succeeds, waiting 1, 2, 4, 8, 10, 10... seconds.
+# retry ATTEMPTS COMMAND...: run until it succeeds, waiting 0.5, 1, 2, 4, 8, 10, 10... seconds.
 retry() {
-  local attempts=$1 delay=1 n=1
+  local attempts=$1 n=1
+  local -a delays=(0.5 1 2 4 8)
   shift
   until "$@"; do
     if (( n >= attempts )); then return 1; fi
-    sleep "$delay"
+    sleep "\${delays[n - 1]:-10}"
     n=$((n + 1))
-    delay=$(( delay < 8 ? delay * 2 : 10 ))
   done
 }
 # put_file PATH MODE < CONTENT: replace PATH atomically, only when content or mode differ.

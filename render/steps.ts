@@ -88,7 +88,7 @@ export function dcSteps(model: Model, dcName: string, syncBundle = "dist/gluster
   // Gluster servers and the trusted pool.
   for (const n of dc.storageNodes) {
     add({ kind: "command", name: `${d}/host/${n.name}/firewall`, component: "host", node: n.name, after: [], script: firewallScript(n.name, mesh.interface), summary: `let gluster's ports answer only on the tinc interface of ${n.name}` });
-    add({ kind: "command", name: `${d}/gluster/${n.name}/glusterd`, component: "cluster", node: n.name, after: [`${d}/host/${n.name}/firewall`, `${d}/mesh/${n.name}/config`], script: gluster.glusterdScript(n.name), summary: `install and run glusterd on ${n.name}` });
+    add({ kind: "command", name: `${d}/gluster/${n.name}/glusterd`, component: "cluster", node: n.name, after: [`${d}/host/${n.name}/firewall`], script: gluster.glusterdScript(n.name), summary: `install and run glusterd on ${n.name}` });
   }
   const lead = dcLead(dc);
   const probeOf = (node: string) => (lead && node !== lead.name ? [`${d}/cluster/probe/${node}`] : []);
@@ -100,7 +100,8 @@ export function dcSteps(model: Model, dcName: string, syncBundle = "dist/gluster
         name: `${d}/cluster/probe/${n.name}`,
         component: "cluster",
         node: lead.name,
-        after: [`${d}/gluster/${lead.name}/glusterd`, `${d}/gluster/${n.name}/glusterd`],
+        // glusterd starts while the mesh comes up; the probe goes over the mesh
+        after: [`${d}/gluster/${lead.name}/glusterd`, `${d}/gluster/${n.name}/glusterd`, `${d}/mesh/${lead.name}/config`, `${d}/mesh/${n.name}/config`],
         script: gluster.peerProbeScript({ lead: lead.name, peer: n.name, peerTinc: n.tinc, tincService: tinc }),
         summary: `gluster peer probe ${n.tinc} (${n.name}) from ${lead.name}`,
       });
@@ -119,7 +120,7 @@ export function dcSteps(model: Model, dcName: string, syncBundle = "dist/gluster
       name,
       component: "cluster",
       node: n.name,
-      after: [`${d}/gluster/${n.name}/glusterd`, ...probes, ...(n.name === lead?.name ? storage.filter((o) => o.name !== n.name).map((o) => poolOf(o.name)) : [])],
+      after: [`${d}/gluster/${n.name}/glusterd`, `${d}/mesh/${n.name}/config`, ...probes, ...(n.name === lead?.name ? storage.filter((o) => o.name !== n.name).map((o) => poolOf(o.name)) : [])],
       script: gluster.poolReadyScript(n.name, dc.storageNodes.length),
       summary: `wait until ${n.name} sees all ${dc.storageNodes.length - 1} other peers of ${d} connected`,
     });

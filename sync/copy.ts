@@ -201,7 +201,7 @@ export async function copyOne(ctx: CopyContext, e: FileEntry): Promise<CopyOutco
 // final one, then install each one. Starting a process costs about 2 ms here, as much as
 // copying a 2 MB image: batching halves the CPU spent per file. cp names each copy after its
 // source operand, so the operands are symbolic links in a private directory on the local
-// tmpfs (`ctx.links`), laid out as the target: `<dir>/.<name>.glustermesh-tmp-...` ->
+// tmpfs (from `ctx.linkDir()`), laid out as the target: `<dir>/.<name>.glustermesh-tmp-...` ->
 // `SOURCE/<dir>/<name>`, copied with `cp -L --parents` into TARGET. No staging directory on
 // TARGET: no extra directories to create, and every rename stays inside one directory (on
 // gluster: the temporary name hashes like the final one, so no DHT link file).

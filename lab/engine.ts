@@ -443,7 +443,7 @@ export async function deployDc(lab: Lab, dc: string, opts: DeployDcOptions): Pro
     throw new Error(`the deploy engine of ${dc} exited with ${code} and no report:\n${tail(stderr)}`);
   }
   const report = JSON.parse(fs.readFileSync(cfg.reportPath, "utf8")) as DeployReport;
-  for (const w of report.warnings) log(`  warning: ${w.split("\n")[0]}`);
+  for (const w of report.warnings) log(`  warning: ${w.split("\n")[0].replace(/^warning: /, "")}`);
   return report;
 }
 

@@ -245,14 +245,19 @@ if (( group_differs )); then
 fi`
     : ""
 }
+# every option that differs, set in one gluster command (one volfile change for the clients)
+pending=()
 while read -r key value; do
-  if differs "$key" "$value"; then
-    ${GLUSTER} volume set ${shq(v.name)} "$key" "$value" >/dev/null
-    changed "set $key=$value on ${v.name}"
-  fi
+  if differs "$key" "$value"; then pending+=("$key" "$value"); fi
 done <<'OPTIONS'
 ${lines}
 OPTIONS
+if (( \${#pending[@]} > 0 )); then
+  ${GLUSTER} volume set ${shq(v.name)} "\${pending[@]}" >/dev/null
+  for ((i = 0; i < \${#pending[@]}; i += 2)); do
+    changed "set \${pending[i]}=\${pending[i + 1]} on ${v.name}"
+  done
+fi
 `,
   );
 }

@@ -112,6 +112,45 @@ cat "$dir/rsa_key.pub"
 }
 
 /** Writes tinc.conf, tinc-up/down and every host file, then runs tincd and waits for the address. */
+/** Seconds a node's mesh step nudges its freshly (re)started tincd until a ConnectTo peer answers. */
+export const MESH_LINK_WAIT = 8;
+
+/**
+ * After tincd (re)started or reloaded: tincd tries a peer it could not reach again only after
+ * 5 s, and longer each time, so a peer whose tincd was not listening yet (it is being deployed
+ * at the same moment) would wait. SIGALRM makes tincd retry at once: nudge it until one of its
+ * ConnectTo peers answers over the mesh (tincd's own port at the peer's tinc address), for
+ * MESH_LINK_WAIT s at most. Never an error: peers may be down; tincd keeps trying.
+ */
+function linkWait(a: TincNodeArgs, service: string): string {
+  const peers = a.hosts.filter((h) => h.name !== a.name && a.connectTo.includes(h.name));
+  if (peers.length === 0) return "";
+  return `if (( nudge )); then
+  peer_answers() {
+    local ip p pids=()
+    for ip in ${peers.map((h) => shq(h.tinc)).join(" ")}; do
+      # shellcheck disable=SC2016 # $1 expands in the inner shell
+      timeout 1 bash -c ': </dev/tcp/"$1"/${a.port}' _ "$ip" >/dev/null 2>&1 &
+      pids+=("$!")
+    done
+    for p in "\${pids[@]}"; do
+      if wait "$p"; then return 0; fi
+    done
+    return 1
+  }
+  deadline=$((SECONDS + ${MESH_LINK_WAIT}))
+  until peer_answers; do
+    if (( SECONDS >= deadline )); then
+      echo ${shq(`warning: none of ${a.name}'s ConnectTo peers (${peers.map((h) => h.name).join(", ")}) answers over the mesh yet; tincd keeps trying`)} >&2
+      break
+    fi
+    systemctl kill --kill-whom=main --signal=SIGALRM ${shq(service)} 2>/dev/null || true
+    sleep 0.5
+  done
+fi
+`;
+}
+
 export function tincConfigScript(a: TincNodeArgs): string {
   const dir = tincDir(a.network);
   const service = tincService(a.network);
@@ -138,16 +177,20 @@ for unit in tinc.service ${shq(service)}; do
     changed "enabled $unit"
   fi
 done
+nudge=0
 if ! systemctl is-active --quiet ${shq(service)}; then
   systemctl start ${shq(service)}
   changed "started ${service}"
+  nudge=1
 elif (( restart )); then
   systemctl restart ${shq(service)}
   changed "restarted ${service}"
+  nudge=1
 elif (( reload )); then
   # ConnectTo changes need a HUP.
   systemctl reload ${shq(service)}
   changed "reloaded ${service}"
+  nudge=1
 fi
 has_address() { ip -4 -o addr show dev ${shq(a.interface)} 2>/dev/null | grep -q ${shq(` ${a.tinc}/`)}; }
 if ! retry 8 has_address; then
@@ -155,6 +198,6 @@ if ! retry 8 has_address; then
   journalctl -u ${shq(service)} -n 20 --no-pager >&2 || true
   exit 1
 fi
-`,
+${linkWait(a, service)}`,
   );
 }

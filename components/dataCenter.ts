@@ -139,7 +139,12 @@ export class DataCenter extends pulumi.ComponentResource {
     for (const v of args.model.dcs.find((d) => d.name === args.dc)!.volumes) {
       new GlusterVolume(`${args.dc}/${v.name}`, { ...shared, steps: of(`volume:${v.name}`), facts }, { parent: this });
     }
-    new VolumeMounts(`${args.dc}/mounts`, { ...shared, steps: of("mounts"), facts }, { parent: this });
+    // A mount depends only on whether the other DCs were deployed: their keys, known in a preview too.
+    const peerFacts = pulumi.output(args.peerHosts).apply((peers) => ({
+      publicKeys: Object.fromEntries(Object.entries(peers).map(([n, h]) => [n, h.publicKey])),
+      addresses: Object.fromEntries(Object.entries(peers).map(([n, h]) => [n, h.address])),
+    }));
+    new VolumeMounts(`${args.dc}/mounts`, { ...shared, steps: of("mounts"), facts: peerFacts }, { parent: this });
     new SyncTimers(`${args.dc}/sync`, { ...shared, steps: of("sync"), facts }, { parent: this });
 
     this.meshHosts = pulumi.all([mesh.publicKeys, addresses]).apply(([keys, addr]) =>

@@ -166,7 +166,8 @@ export function dcSteps(model: Model, dcName: string, syncBundle = "dist/gluster
       component: "mounts",
       node: m.node,
       after: [`${d}/mesh/${m.node}/config`, ...(own ? [`${d}/${m.volume}/options`] : [])],
-      script: mountScript(m, tinc, own),
+      // Another DC's volume: whether that DC was deployed shows in the facts (its nodes' keys).
+      script: own ? mountScript(m, tinc, "own") : (facts) => mountScript(m, tinc, peerDeployed(model, m.dc, facts) ? "peer" : "peer-not-deployed"),
       summary: `mount ${m.dc}/${m.volume} at ${m.where} on ${m.node} (backup volfile servers ${m.backupServers.join(", ") || "none"})`,
     });
   }
@@ -208,6 +209,11 @@ fi
 }
 
 /** Host files for every node whose public key is known (nodes of not-yet-deployed DCs are left out). */
+/** Whether another DC was deployed: this stack knows the tinc key of one of its nodes. */
+export function peerDeployed(model: Model, dc: string, facts: Facts): boolean {
+  return model.nodes.some((n) => n.dc === dc && facts.publicKeys[n.name] !== undefined);
+}
+
 export function meshHosts(model: Model, facts: Facts): TincHost[] {
   return model.nodes
     .filter((n) => facts.publicKeys[n.name] !== undefined)

@@ -28,24 +28,41 @@ WantedBy=remote-fs.target
 }
 
 /**
- * On a node: the mount unit, enabled and mounted. A mount of this DC's own volume must come up;
- * one of another DC's volume may wait (that DC may not be deployed yet): the unit stays
- * enabled and the sync service starts it again on every pass.
+ * How a node's mount step treats the volume's data center:
+ * - "own": this DC's volume; it must come up, or the step fails.
+ * - "peer": another DC whose nodes this stack knows (it was deployed): wait a while for the
+ *   mesh to link to it (its own deploy may be adding this DC's host files right now), then mount.
+ * - "peer-not-deployed": another DC not deployed yet: nothing of it can answer, so no attempt.
+ * A mount of another DC's volume that cannot come up now is a warning, never a failure: the unit
+ * stays enabled, so boot, the next sync pass (its service wants the mount) or the next deploy
+ * mount it.
  */
-export function mountScript(m: Mount, tincService: string, required: boolean): string {
+export type MountReach = "own" | "peer" | "peer-not-deployed";
+
+/** Seconds a mount of a deployed peer DC's volume waits for one of its volfile servers. */
+export const PEER_MOUNT_WAIT = 20;
+
+export function mountScript(m: Mount, tincService: string, reach: MountReach): string {
   const unit = shq(m.unit);
-  return script(
-    `mount of ${m.dc}/${m.volume} on ${m.node}`,
-    `
-need_packages glusterfs-client
-mkdir -p ${shq(m.where)}
-${putFile(`${UNIT_DIR}/${m.unit}`, "644", mountUnit(m, tincService), "systemctl daemon-reload")}
-if ! systemctl is-enabled --quiet ${unit}; then
-  systemctl enable --quiet ${unit}
-  changed "enabled ${m.unit}"
-fi
-if ! mountpoint -q ${shq(m.where)}; then
-  mount_up() { systemctl start ${unit} && mountpoint -q ${shq(m.where)}; }
+  if (/[\s\\]/.test(m.where)) throw new Error(`mount point ${JSON.stringify(m.where)} has a space or backslash (escaped in /proc/self/mountinfo)`);
+  const where = shq(m.where);
+  const servers = [m.server, ...m.backupServers].map(shq).join(" ");
+  const volume = shq(`${m.dc}/${m.volume}`);
+  const mountUp = `mount_up() { systemctl start ${unit} && mounted; }`;
+  let attempt: string;
+  switch (reach) {
+    case "own":
+      attempt = `${mountUp}
+  if retry 7 mount_up; then
+    changed "mounted ${m.dc}/${m.volume} at ${m.where}"
+  else
+    echo "error: ${m.where} did not mount from ${m.server} or its backups:" >&2
+    journalctl -u ${unit} -n 20 --no-pager >&2 || true
+    exit 1
+  fi`;
+      break;
+    case "peer":
+      attempt = `${mountUp}
   # does glusterd answer (port 24007) on any volfile server? All asked at once, 2 s at most.
   volfile_server_answers() {
     local h p pids=()
@@ -59,17 +76,48 @@ if ! mountpoint -q ${shq(m.where)}; then
     done
     return 1
   }
-  if ${required ? "false" : "true"} && ! volfile_server_answers ${[m.server, ...m.backupServers].map(shq).join(" ")}; then
-    printf 'warning: no volfile server of %s answers yet; %s is enabled and mounts when one does\\n' ${shq(`${m.dc}/${m.volume}`)} ${unit} >&2
-  elif retry ${required ? 7 : 2} mount_up; then
+  # ${m.dc} may be deploying this DC's host files right now: tincd waits 5 s and more before it
+  # tries a failed connection again; SIGALRM makes it try at once.
+  wait_for_volfile_server() {
+    local deadline=$((SECONDS + ${PEER_MOUNT_WAIT}))
+    until volfile_server_answers ${servers}; do
+      if (( SECONDS >= deadline )); then return 1; fi
+      systemctl kill --kill-whom=main --signal=SIGALRM ${shq(tincService)} 2>/dev/null || true
+      sleep 1
+    done
+  }
+  if ! wait_for_volfile_server; then
+    printf 'warning: no volfile server of %s answered in ${PEER_MOUNT_WAIT} s; %s is enabled and mounts at boot, at the next sync pass or deploy\\n' ${volume} ${unit} >&2
+  elif retry 2 mount_up; then
     changed "mounted ${m.dc}/${m.volume} at ${m.where}"
-  elif ${required ? "true" : "false"}; then
-    echo "error: ${m.where} did not mount from ${m.server} or its backups:" >&2
-    journalctl -u ${unit} -n 20 --no-pager >&2 || true
-    exit 1
   else
-    printf 'warning: %s is not reachable yet; %s is enabled and mounts when it is\\n' ${shq(`${m.dc}/${m.volume}`)} ${unit} >&2
-  fi
+    printf 'warning: %s did not mount yet; %s is enabled and mounts at boot, at the next sync pass or deploy\\n' ${volume} ${unit} >&2
+  fi`;
+      break;
+    case "peer-not-deployed":
+      attempt = `printf 'warning: data center %s is not deployed yet; %s is enabled and mounts once it is and this DC is deployed again\\n' ${shq(m.dc)} ${unit} >&2`;
+      break;
+    default: {
+      const never: never = reach;
+      throw new Error(`unknown mount reach ${String(never)}`);
+    }
+  }
+  return script(
+    `mount of ${m.dc}/${m.volume} on ${m.node}`,
+    `
+need_packages glusterfs-client
+# Mounted or not, by the kernel's table, never by stat: a FUSE mount that is still connecting
+# (a sync pass may have started it) answers stat and mkdir with "Transport endpoint is not
+# connected". (Mount points here have no characters mountinfo escapes.)
+mounted() { awk -v m=${where} '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
+if ! mounted; then mkdir -p ${where}; fi
+${putFile(`${UNIT_DIR}/${m.unit}`, "644", mountUnit(m, tincService), "systemctl daemon-reload")}
+if ! systemctl is-enabled --quiet ${unit}; then
+  systemctl enable --quiet ${unit}
+  changed "enabled ${m.unit}"
+fi
+if ! mounted; then
+  ${attempt}
 fi
 `,
   );

@@ -80,6 +80,18 @@ test("without peer outputs: a warning per DC not deployed, own host files only, 
   assert.match(missing.join("\n"), /gce-central-1 \(stack organization\/glustermesh\/gce-central-1\)/);
   assert.match(missing.join("\n"), /gce-europe-1/);
   assert.match(missing.join("\n"), /pulumi up --stack gce-central-1/);
+  // Mounts of a deployed DC's volume wait for it; of a DC not deployed are not attempted.
+  const mounts = new Resources(result.resources).commands().filter((r) => /^padelford\/mount\/[^/]+\/(?!padelford\/)/.test(r.name));
+  for (const dc of ["4545", "gce-central-1", "gce-europe-1"]) assert.ok(mounts.some((r) => r.name.includes(`/${dc}/`)), `a mount of ${dc}'s volume`);
+  for (const r of mounts) {
+    const create = String(r.inputs.create);
+    if (r.name.includes("/4545/")) {
+      assert.match(create, /wait_for_volfile_server/, r.name);
+    } else {
+      assert.match(create, /is not deployed yet/, r.name);
+      assert.doesNotMatch(create, /systemctl start/, r.name);
+    }
+  }
 
   const alone = await runScenario({ stack: "padelford" });
   checkHostFiles(alone, "padelford", PADELFORD, PADELFORD);

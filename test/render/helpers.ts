@@ -24,6 +24,12 @@ export function fakeFacts(model: Model): Facts {
   return { publicKeys, addresses };
 }
 
+/** The facts of a DC's first deploy: only its own nodes' keys (no other DC deployed yet). */
+export function ownFacts(model: Model, dc: string, facts: Facts): Facts {
+  const own = new Set(model.nodes.filter((n) => n.dc === dc).map((n) => n.name));
+  return { publicKeys: Object.fromEntries(Object.entries(facts.publicKeys).filter(([n]) => own.has(n))), addresses: facts.addresses };
+}
+
 export function scriptOf(step: Step, facts: Facts): string | undefined {
   if (step.kind !== "command") return undefined;
   return typeof step.script === "string" ? step.script : step.script(facts);

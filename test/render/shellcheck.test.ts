@@ -8,7 +8,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { tincDown, tincUp } from "../../render/tinc";
-import { allSteps, fakeFacts, models, scriptOf, tmpdir } from "./helpers";
+import { dcSteps } from "../../render/steps";
+import { allSteps, fakeFacts, models, ownFacts, scriptOf, tmpdir } from "./helpers";
 
 interface Rendered {
   label: string;
@@ -26,6 +27,14 @@ function renderAll(): { bash: Rendered[]; sh: Rendered[] } {
     for (const step of allSteps(model)) {
       const text = scriptOf(step, facts);
       if (text !== undefined) bash.push({ label: `${label}:${step.name}`, text, brickPaths });
+    }
+    // and as a DC's first deploy renders them, knowing only its own nodes (no other DC deployed)
+    for (const dc of model.dcs) {
+      const first = ownFacts(model, dc.name, facts);
+      for (const step of dcSteps(model, dc.name)) {
+        const text = scriptOf(step, first);
+        if (text !== undefined && text !== scriptOf(step, facts)) bash.push({ label: `${label}:first-deploy:${step.name}`, text, brickPaths });
+      }
     }
     for (const n of model.nodes) {
       sh.push({ label: `${label}:${n.name}/tinc-up`, text: tincUp({ tinc: n.tinc, prefix: model.mesh.prefix }), brickPaths });
@@ -126,6 +135,7 @@ test("every step script of every DC (real inventory and fixture) passes shellche
   for (const kind of ["/host/", "/mesh/", "/gluster/", "/cluster/probe/", "/create/", "/add-brick/", "/start", "/options", "/rebalance", "/mount/", "/sync/"]) {
     assert.ok(rendered.bash.some((s) => s.label.includes(kind)), kind);
   }
+  assert.ok(rendered.bash.some((s) => s.label.includes(":first-deploy:") && s.label.includes("/mount/")), "a first deploy's mount of another DC");
   const r = await shellcheck(rendered.bash, "bash");
   assert.deepEqual(r.findings, []);
   assert.equal(r.status, 0);

@@ -6,7 +6,7 @@ import { buildModel, type Model } from "../../model/model";
 import { parseBrickRef, type Inventory } from "../../model/schema";
 import { dcSteps, orderSteps, type Step } from "../../render/steps";
 import { REAL_DIR, realInventory, realTexts, replaceOnce, validInventory, fixtureInventory } from "../inventory/fixtures";
-import { fakeFacts, scriptOf } from "./helpers";
+import { fakeFacts, ownFacts, scriptOf } from "./helpers";
 
 const inv = realInventory();
 const model = buildModel(inv);
@@ -115,6 +115,33 @@ test("probes wait for glusterd on both nodes; volume create/add-brick wait for t
       assert.ok(waitsFor(list, `${dc.name}/${v.name}/rebalance`, options));
     }
   }
+});
+
+test("a mount of another DC's volume is attempted (with a wait for the mesh) only once that DC is deployed; the own DC's mount must come up", () => {
+  const facts = fakeFacts(model);
+  let checked = 0;
+  for (const dc of model.dcs) {
+    const first = ownFacts(model, dc.name, facts);
+    for (const m of dc.mounts) {
+      const step = steps.get(dc.name)!.find((s) => s.name === `${dc.name}/mount/${m.node}/${m.dc}/${m.volume}`)!;
+      const known = scriptOf(step, facts)!;
+      const firstDeploy = scriptOf(step, first)!;
+      if (m.dc === dc.name) {
+        assert.equal(known, firstDeploy, "the own DC's mount does not depend on other DCs");
+        assert.match(known, /retry 7 mount_up/);
+        assert.match(known, /exit 1\n/);
+        continue;
+      }
+      checked++;
+      assert.match(firstDeploy, new RegExp(`printf 'warning: data center %s is not deployed yet[^\\n]*' '?${m.dc}'? `));
+      assert.doesNotMatch(firstDeploy, /systemctl start/, "nothing of a DC not deployed can answer: no attempt");
+      assert.match(known, /wait_for_volfile_server/);
+      assert.match(known, /SIGALRM/);
+      assert.match(known, /retry 2 mount_up/);
+      assert.doesNotMatch(known, /^\s*exit 1$/m, "another DC's volume never fails the deploy");
+    }
+  }
+  assert.ok(checked > 0);
 });
 
 test("own-DC mounts wait for the volume's options; other DCs' mounts do not wait for this DC's volume; timers wait for their mounts", () => {

@@ -2,15 +2,14 @@
 // pinned host keys, deploy every DC with the mock engine (lab/engine.ts: the real Pulumi
 // program, its scripts run over real SSH), then print a status of the mesh and the storage.
 //
-// First rollout order: laba, labb, laba, labb. tinc keys are made on the hosts, so a DC learns
-// another DC's keys only from that DC's stack outputs (its `meshHosts`), which exist only
-// after that DC was deployed once:
-//   1. laba: keys, mesh inside laba, cluster, volumes; labb is not deployed yet (warning).
-//   2. labb: reads laba's keys, so labb's host files know laba; laba does not know labb yet,
-//      so labb's mounts of laba's volume wait (warning, unit enabled).
-//   3. laba again: learns labb's keys (host files, ConnectTo, HUP); the mesh is complete and
-//      laba's mounts of labb's volume come up.
-//   4. labb again: its mounts of laba's volume come up now rather than at the next sync pass.
+// The first rollout is two waves, each deploying laba and labb at the same time (one engine
+// process each). tinc keys are made on the hosts, so a DC learns another DC's keys only from
+// that DC's stack outputs (its `meshHosts`), which exist only after that DC was deployed once:
+//   1. laba + labb: keys, the mesh inside each DC, clusters, volumes. Neither knows the other
+//      yet (a warning each); their mounts of the other's volume are installed, not attempted.
+//   2. laba + labb again: each learns the other's keys (host files, ConnectTo, HUP). The mesh
+//      links as soon as the later of the two has written its host files; the mounts of the
+//      other DC's volume wait for that (up to PEER_MOUNT_WAIT s) and come up.
 // Later deploys need one round per DC; a second full rollout changes nothing.
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -25,7 +24,14 @@ export interface DeployOptions {
 
 export const INVENTORY_DIR = "/run/glustermesh-lab/inventory";
 export const MESH_SUBNET = "10.250.0.0/16";
-export const FIRST_ROLLOUT = ["laba", "labb", "laba", "labb"];
+/** A rollout: waves one after another; the DCs of a wave deploy at the same time. */
+export type Rollout = Array<string | string[]>;
+export const FIRST_ROLLOUT: Rollout = [["laba", "labb"], ["laba", "labb"]];
+
+/** "laba + labb, then laba + labb" */
+export function describeRollout(order: Rollout): string {
+  return order.map((w) => (Array.isArray(w) ? w.join(" + ") : w)).join(", then ");
+}
 export const SYNC_EVERY = "30s";
 /**
  * A killed lab host dies with its tincd, so its sockets never send a FIN: clients notice only
@@ -121,21 +127,23 @@ export interface RolloutResult {
   changed: string[];
 }
 
-/** Deploy DCs in order, stopping at the first failed round. */
-export async function rollout(lab: Lab, order: string[], opts: { log?: (l: string) => void; inventoryDir?: string } = {}): Promise<RolloutResult> {
+/** Deploy the waves in order (the DCs of a wave at the same time), stopping after the first failed wave. */
+export async function rollout(lab: Lab, order: Rollout, opts: { log?: (l: string) => void; inventoryDir?: string } = {}): Promise<RolloutResult> {
   const log = opts.log ?? (() => undefined);
   const t0 = Date.now();
   const reports: DeployReport[] = [];
-  for (const [i, dc] of order.entries()) {
-    log(`deploy: round ${i + 1}/${order.length}: ${dc}`);
-    const r = await deployDc(lab, dc, { log, inventoryDir: opts.inventoryDir ?? INVENTORY_DIR });
-    reports.push(r);
-    const n = changedLines(r).length;
-    log(`deploy: ${dc} ${r.ok ? "done" : "FAILED"} in ${r.seconds.toFixed(1)}s: ${r.resources.length} resources, ${n} changes`);
-    if (!r.ok) {
+  for (const [i, wave] of order.entries()) {
+    const dcs = Array.isArray(wave) ? wave : [wave];
+    if (new Set(dcs).size !== dcs.length) throw new Error(`rollout wave ${i + 1} deploys a DC twice: ${dcs.join(", ")}`);
+    log(`deploy: wave ${i + 1}/${order.length}: ${dcs.join(" + ")}`);
+    const wr = await Promise.all(dcs.map((dc) => deployDc(lab, dc, { log, inventoryDir: opts.inventoryDir ?? INVENTORY_DIR })));
+    for (const r of wr) {
+      reports.push(r);
+      const n = changedLines(r).length;
+      log(`deploy: ${r.dc} ${r.ok ? "done" : "FAILED"} in ${r.seconds.toFixed(1)}s: ${r.resources.length} resources, ${n} changes`);
       for (const f of r.failures) log(`deploy: FAILED ${f.name} on ${f.host ?? "-"}${f.exitCode !== undefined ? ` (exit ${f.exitCode})` : ""}: ${f.message}\n${f.output.replace(/^/gm, "    | ")}`);
-      break;
     }
+    if (!wr.every((r) => r.ok)) break;
   }
   return { ok: reports.every((r) => r.ok), seconds: (Date.now() - t0) / 1000, reports, changed: reports.flatMap(changedLines) };
 }
@@ -165,8 +173,7 @@ export function inventoryHosts(dir = INVENTORY_DIR): { name: string; dc: string;
 /** Text status: tinc reachability, gluster peers and volumes, mounts, timers. */
 export async function labStatus(lab: Lab): Promise<string> {
   const hosts = inventoryHosts().filter((h) => lab.isRunning(h.name));
-  const lines: string[] = [];
-  const reach = await Promise.all(
+  const reachTask = Promise.all(
     hosts.map(async (h) => {
       const targets = hosts.filter((x) => x.name !== h.name);
       const script = targets.map((t) => `(timeout 3 bash -c '</dev/tcp/${t.tinc}/22' 2>/dev/null && echo "${t.name} ok" || echo "${t.name} FAIL") &`).join("\n") + "\nwait\n";
@@ -175,22 +182,23 @@ export async function labStatus(lab: Lab): Promise<string> {
       return `  ${h.name.padEnd(6)} ${h.tinc.padEnd(11)} reaches ${targets.length - bad.length}/${targets.length}${bad.length ? ` (not: ${bad.join(",")})` : ""}`;
     }),
   );
-  lines.push("tinc mesh (ssh port over tinc addresses):", ...reach);
-  for (const dc of [...new Set(hosts.map((h) => h.dc))]) {
-    const lead = hosts.find((h) => h.dc === dc && h.name !== "laba5");
-    if (!lead) continue;
-    const r = await lab.exec(
-      lead.name,
-      `gluster --mode=script pool list 2>&1 | tail -n +2 | awk '{print "  " $2 " " $3}'
+  const glusterTask = Promise.all(
+    [...new Set(hosts.map((h) => h.dc))].map(async (dc) => {
+      const lead = hosts.find((h) => h.dc === dc && h.name !== "laba5");
+      if (!lead) return [];
+      const r = await lab.exec(
+        lead.name,
+        `gluster --mode=script pool list 2>&1 | tail -n +2 | awk '{print "  " $2 " " $3}'
 for v in $(gluster --mode=script volume list 2>/dev/null); do
   gluster --mode=script volume info "$v" | awk -v v="$v" '/^(Type|Status|Number of Bricks):/ { printf "  %s %s", v, $0; print "" } /^Brick[0-9]+:/ { print "    " $0 }'
   gluster --mode=script volume get "$v" all 2>/dev/null | awk '$1 ~ /^(cluster.quorum-type|cluster.server-quorum-type|auth.allow|nfs.disable)$/ { print "    " $1 " " $2 }'
 done`,
-      { timeoutMs: 30_000 },
-    );
-    lines.push(`gluster ${dc} (from ${lead.name}): peers`, r.stdout.trimEnd() || `  ${r.stderr.trim()}`);
-  }
-  const units = await Promise.all(
+        { timeoutMs: 30_000 },
+      );
+      return [`gluster ${dc} (from ${lead.name}): peers`, r.stdout.trimEnd() || `  ${r.stderr.trim()}`];
+    }),
+  );
+  const unitsTask = Promise.all(
     hosts.map(async (h) => {
       const r = await lab.exec(
         h.name,
@@ -201,6 +209,7 @@ done`,
       return `  ${h.name.padEnd(6)} tinc ${tinc ?? "?"}; mounts: ${mounts?.trim() || "-"}; timers: ${timers?.trim() || "-"}${failed?.trim() ? `; FAILED UNITS: ${failed.trim()}` : ""}`;
     }),
   );
-  lines.push("hosts:", ...units);
-  return lines.join("\n");
+  // the three views are asked for at the same time
+  const [reach, gluster, units] = await Promise.all([reachTask, glusterTask, unitsTask]);
+  return ["tinc mesh (ssh port over tinc addresses):", ...reach, ...gluster.flat(), "hosts:", ...units].join("\n");
 }

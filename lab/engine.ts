@@ -371,7 +371,10 @@ export async function runEngine(cfg: EngineConfig): Promise<DeployReport> {
   await closeMasters();
   if (failures.length === 0) {
     fs.mkdirSync(cfg.outputsDir, { recursive: true });
-    fs.writeFileSync(path.join(cfg.outputsDir, `${cfg.dc}.json`), JSON.stringify(outputs, null, 2));
+    // written whole, then renamed: a DC deploying at the same time reads the old or the new outputs
+    const f = path.join(cfg.outputsDir, `${cfg.dc}.json`);
+    fs.writeFileSync(`${f}.tmp`, JSON.stringify(outputs, null, 2));
+    fs.renameSync(`${f}.tmp`, f);
   }
   return finish();
 }

@@ -4,7 +4,7 @@
 // One lab for the whole file; it is left deployed for the next e2e file.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { FIRST_ROLLOUT, rollout, tincAddress, writeLabInventory } from "../../lab/deploy";
+import { describeRollout, FIRST_ROLLOUT, rollout, tincAddress, writeLabInventory } from "../../lab/deploy";
 import { freshLab, healEntries, markDeployed, note, peers, sh, skip, unmarkDeployed, volumeGet, volumeInfo, waitFor, type Shared, log } from "./helpers";
 import type { Lab } from "../../lab/hosts";
 import { SPARE_HOSTS } from "../../lab/layout";
@@ -27,16 +27,31 @@ after(() => {
 
 test("a fresh deploy of both lab DCs completes", { skip }, () => {
   const d = s!.fresh!.deploy;
-  note(`lab up ${s!.fresh!.upSeconds.toFixed(1)}s + first rollout (${FIRST_ROLLOUT.join(", ")}) ${d.seconds.toFixed(1)}s = ${(s!.fresh!.upSeconds + d.seconds).toFixed(1)}s`);
+  note(`lab up ${s!.fresh!.upSeconds.toFixed(1)}s + first rollout (${describeRollout(FIRST_ROLLOUT)}) ${d.seconds.toFixed(1)}s = ${(s!.fresh!.upSeconds + d.seconds).toFixed(1)}s`);
   for (const r of d.reports) note(`  ${r.dc}: ${r.seconds.toFixed(1)}s, ${r.resources.length} resources`);
   assert.ok(d.ok, `deploy failed: ${JSON.stringify(d.reports.flatMap((r) => r.failures), null, 2)}`);
-  assert.equal(d.reports.length, FIRST_ROLLOUT.length);
+  assert.deepEqual(d.reports.map((r) => r.dc), ["laba", "labb", "laba", "labb"]);
   assert.ok(d.changed.length > 0, "a fresh deploy must report changes");
-  // Round 1: labb does not exist yet. The mount of its volume is installed and enabled but not
-  // attempted (no volfile server answers), so the round does not wait on a mount that cannot come.
-  const other = d.reports[0].resources.find((r) => r.name === "laba/mount/laba5/labb/projects");
-  assert.ok(other, "round 1 installs laba5's mount of labb/projects");
-  assert.deepEqual(other.warnings, ["no volfile server of labb/projects answers yet; mnt-gluster-labb-projects.mount is enabled and mounts when one does"]);
+  const mount = (wave: number, dc: string, name: string) => {
+    const r = d.reports.find((x, i) => x.dc === dc && Math.floor(i / 2) === wave)!.resources.find((x) => x.name === name);
+    assert.ok(r, `wave ${wave + 1} of ${dc} has ${name}`);
+    return r;
+  };
+  // Wave 1: neither DC knows the other. The mount of the other's volume is installed and
+  // enabled but not attempted, so the wave does not wait on a mount that cannot come.
+  assert.deepEqual(mount(0, "laba", "laba/mount/laba5/labb/projects").warnings, [
+    "data center labb is not deployed yet; mnt-gluster-labb-projects.mount is enabled and mounts once it is and this DC is deployed again",
+  ]);
+  assert.deepEqual(mount(0, "labb", "labb/mount/labb1/laba/projects").warnings, [
+    "data center laba is not deployed yet; mnt-gluster-laba-projects.mount is enabled and mounts once it is and this DC is deployed again",
+  ]);
+  // Wave 2: both learn each other's keys at the same time; each DC's mounts of the other's
+  // volume wait for the mesh to link and come up in this wave.
+  for (const [dc, name] of [["laba", "laba/mount/laba5/labb/projects"], ["laba", "laba/mount/laba1/labb/projects"], ["labb", "labb/mount/labb1/laba/projects"], ["labb", "labb/mount/labb2/laba/projects"]]) {
+    const r = mount(1, dc, name);
+    assert.deepEqual(r.warnings, [], name);
+    assert.ok(r.changed.some((c) => c.startsWith("mounted ")), `${name}: ${r.changed.join("; ")}`);
+  }
 });
 
 test("every node reaches every other over tinc addresses, in and across DCs", { skip }, async () => {
@@ -242,11 +257,13 @@ cd $d && sha256sum f* | sort`,
   assert.equal(write.code, 0, write.stderr);
   const sums = write.stdout;
   writeLabInventory(lab, { grow: true });
-  // laba (probes, add-brick, rebalance), labb (its host files learn the new nodes), laba again
-  // (the new nodes' mounts of labb's volume come up now that labb knows their keys)
-  const r = await rollout(lab, ["laba", "labb", "laba"], { log });
+  // laba (probes, add-brick, rebalance; the new nodes' keys), labb (its host files and its
+  // volume's auth.allow learn the new nodes), laba again (the new nodes' mounts of labb's
+  // volume come up now that labb admits them; in the first round they waited and warned)
+  const growth = ["laba", "labb", "laba"];
+  const r = await rollout(lab, growth, { log });
   assert.ok(r.ok, JSON.stringify(r.reports.flatMap((x) => x.failures), null, 2));
-  note(`growth deploy (laba, labb, laba): ${r.seconds.toFixed(1)}s`);
+  note(`growth deploy (${describeRollout(growth)}): ${r.seconds.toFixed(1)}s`);
   const changed = r.changed.join("\n");
   for (const h of SPARE_HOSTS) assert.match(changed, new RegExp(`laba/cluster/probe/${h}: probed peer ${h}`));
   assert.match(changed, /laba\/projects\/add-brick\/laba6\+laba7\+laba4: added replica set/);

@@ -66,3 +66,22 @@ export function putFile(path: string, mode: string, content: string, then?: stri
   const body = content.endsWith("\n") ? content : content + "\n";
   return `if put_file ${shq(path)} ${shq(mode)} <<'${delimiter}'\n${body}${delimiter}\nthen\n  ${then ?? ":"}\nfi`;
 }
+
+/**
+ * A bash function NAME HOST...: does any HOST accept a TCP connection on `port`? All are asked
+ * at once, each for `seconds` at most; true as soon as one answers.
+ */
+export function anyAnswersFunction(name: string, port: number, seconds: number, indent = "  "): string {
+  return `${name}() {
+  local h p pids=()
+  for h in "$@"; do
+    # shellcheck disable=SC2016 # $1 expands in the inner shell
+    timeout ${seconds} bash -c ': </dev/tcp/"$1"/${port}' _ "$h" >/dev/null 2>&1 &
+    pids+=("$!")
+  done
+  for p in "\${pids[@]}"; do
+    if wait "$p"; then return 0; fi
+  done
+  return 1
+}`.replace(/\n/g, `\n${indent}`);
+}

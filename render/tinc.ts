@@ -1,6 +1,6 @@
 // tinc 1.0 mesh files and the scripts that put them on a host. Keys are made on the host and
 // never regenerated; host files are rewritten whole, never appended to.
-import { shq, script, putFile } from "./shell";
+import { anyAnswersFunction, putFile, script, shq } from "./shell";
 
 export interface TincHost {
   name: string;
@@ -126,20 +126,9 @@ function linkWait(a: TincNodeArgs, service: string): string {
   const peers = a.hosts.filter((h) => h.name !== a.name && a.connectTo.includes(h.name));
   if (peers.length === 0) return "";
   return `if (( nudge )); then
-  peer_answers() {
-    local ip p pids=()
-    for ip in ${peers.map((h) => shq(h.tinc)).join(" ")}; do
-      # shellcheck disable=SC2016 # $1 expands in the inner shell
-      timeout 1 bash -c ': </dev/tcp/"$1"/${a.port}' _ "$ip" >/dev/null 2>&1 &
-      pids+=("$!")
-    done
-    for p in "\${pids[@]}"; do
-      if wait "$p"; then return 0; fi
-    done
-    return 1
-  }
+  ${anyAnswersFunction("peer_answers", a.port, 1)}
   deadline=$((SECONDS + ${MESH_LINK_WAIT}))
-  until peer_answers; do
+  until peer_answers ${peers.map((h) => shq(h.tinc)).join(" ")}; do
     if (( SECONDS >= deadline )); then
       echo ${shq(`warning: none of ${a.name}'s ConnectTo peers (${peers.map((h) => h.name).join(", ")}) answers over the mesh yet; tincd keeps trying`)} >&2
       break

@@ -1,7 +1,7 @@
 // systemd units and the host scripts that install them: FUSE mounts of gluster volumes, the
 // sync service and timer, the host firewall, time sync.
 import type { Mount, SyncJob } from "../model/model";
-import { putFile, script, shq } from "./shell";
+import { anyAnswersFunction, putFile, script, shq } from "./shell";
 
 export const SYNC_BUNDLE = "/usr/local/lib/glustermesh/glustermesh-sync.js";
 export const SYNC_STATE_DIR = "/var/lib/glustermesh/sync";
@@ -64,18 +64,7 @@ export function mountScript(m: Mount, tincService: string, reach: MountReach): s
     case "peer":
       attempt = `${mountUp}
   # does glusterd answer (port 24007) on any volfile server? All asked at once, 2 s at most.
-  volfile_server_answers() {
-    local h p pids=()
-    for h in "$@"; do
-      # shellcheck disable=SC2016 # $1 expands in the inner shell
-      timeout 2 bash -c ': </dev/tcp/"$1"/24007' _ "$h" >/dev/null 2>&1 &
-      pids+=("$!")
-    done
-    for p in "\${pids[@]}"; do
-      if wait "$p"; then return 0; fi
-    done
-    return 1
-  }
+  ${anyAnswersFunction("volfile_server_answers", 24007, 2)}
   # ${m.dc} may be deploying this DC's host files right now: tincd waits 5 s and more before it
   # tries a failed connection again; SIGALRM makes it try at once.
   wait_for_volfile_server() {

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import type * as childProcess from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Semaphore } from "./pool";
@@ -92,7 +92,12 @@ function ensureDir(ctx: CopyContext, rel: string): Promise<void> {
   return p;
 }
 
+// Loaded on first use: a pass with nothing to copy (the usual one) never pays for it.
+let cpModule: typeof childProcess | undefined;
+
 function runCp(args: string[], cwd?: string): Promise<{ code: number | null; stderr: string }> {
+  cpModule ??= require("node:child_process") as typeof childProcess;
+  const { spawn } = cpModule;
   return new Promise((resolve) => {
     const child = spawn("cp", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
@@ -105,10 +110,12 @@ function runCp(args: string[], cwd?: string): Promise<{ code: number | null; std
   });
 }
 
-async function fsyncPath(p: string): Promise<void> {
+// fsync `p`; returns its stat, taken on the same open file (one lookup less than an lstat).
+async function fsyncPath(p: string): Promise<fs.Stats> {
   const fh = await fsp.open(p, "r");
   try {
     await fh.sync();
+    return await fh.stat();
   } finally {
     await fh.close();
   }
@@ -140,15 +147,15 @@ export async function checkTarget(ctx: CopyContext, e: FileEntry): Promise<CopyO
 // Install a finished copy `tmp` of `e`: make it durable, check that the source did not change
 // while it was copied and that the target is still older, then rename it over the target.
 // Removes `tmp` whenever it is not installed.
-async function install(ctx: CopyContext, e: FileEntry, tmp: string, synced = false, renamedIn = ctx.renamedIn): Promise<CopyOutcome> {
+// `synced`: the copy's stat if the caller fsync'ed it already.
+async function install(ctx: CopyContext, e: FileEntry, tmp: string, synced?: fs.Stats, renamedIn = ctx.renamedIn): Promise<CopyOutcome> {
   const srcSec = sec(e.mtimeMs);
   const dst = path.join(ctx.target, e.rel);
   let installed = false;
   try {
-    if (ctx.fsync && !synced) await fsyncPath(tmp);
+    const t = synced ?? (ctx.fsync ? await fsyncPath(tmp) : await fsp.lstat(tmp));
     const after = await lstatOrNull(path.join(ctx.source, e.rel));
     if (!after || after.size !== e.size || after.mtimeMs !== e.mtimeMs) return { kind: "changed" };
-    const t = await fsp.lstat(tmp);
     if (t.size !== e.size || sec(t.mtimeMs) !== srcSec) {
       return { kind: "failed", reason: `copy check failed (size ${t.size} vs ${e.size}, mtime ${sec(t.mtimeMs)} vs ${srcSec})` };
     }
@@ -249,7 +256,7 @@ export async function copyBatch(ctx: CopyContext, files: FileEntry[]): Promise<M
     // fsync all copies at once (the thread pool runs 16 at a time; the filesystem commits them
     // together); a copy whose fsync failed is fsync'ed again by install(), which reports why.
     const tmps = [...staged.values()].map((t) => path.join(ctx.target, t));
-    const synced = ctx.fsync ? await Promise.all(tmps.map((t) => fsyncPath(t).then(() => true, () => false))) : tmps.map(() => false);
+    const synced = ctx.fsync ? await Promise.all(tmps.map((t) => fsyncPath(t).catch(() => undefined))) : tmps.map(() => undefined);
     ctx.mark(`${tag}: fsynced`);
     const renamedIn = new Set<string>();
     await Promise.all(

@@ -8,13 +8,14 @@ import * as path from "node:path";
 import { acquireLock } from "./lock";
 import { isMountPoint, UNREACHABLE } from "./mount";
 import { isOurTmp, isOurTmpDir, tmpDirName } from "./names";
-import { Semaphore } from "./pool";
-import { CopyPipeline } from "./pipeline";
+import { forEachLimit, Semaphore } from "./pool";
 import { human, newSummary, ProgressBar, Summary } from "./progress";
 import { defaultStateFile, loadState, saveState, State, StateEntry, stateTmp } from "./state";
-import { CopyContext, CopyOutcome, sec, syncRenames, TargetUnreachable } from "./copy";
+import { checkTarget, copyBatch, CopyContext, CopyOutcome, sec, syncRenames, TargetUnreachable } from "./copy";
 import { FileEntry, walk } from "./walk";
 
+const BATCH_FILES = 64; // files per cp process
+const BATCH_BYTES = 512 * 1024 * 1024; // allocated bytes per cp process
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, LOCKED: 3, UNAVAILABLE: 4 } as const;
 
@@ -253,9 +254,45 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
     mark("state loaded");
     if (warning) err(warning);
 
-    const next: State = { version: 1, source: o.source, target: o.target, files: Object.create(null) };
+    const w = await walk(o.source, Math.max(8, o.concurrency * 4));
+    mark(`walked${w.async ? " (parallel)" : ""}`);
     const s: Summary = newSummary();
+    s.skipped += w.skippedLinkFiles + w.skippedInternal;
+    const files = w.files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+    s.seen = files.length;
+    for (const i of w.issues) {
+      if (i.fatal) {
+        s.failed++;
+        err(`failed: ${i.rel}: ${i.reason}`);
+      } else {
+        s.odd++;
+        err(`skipped ${i.rel}: ${i.reason}`);
+      }
+    }
+
+    const next: State = { version: 1, source: o.source, target: o.target, files: Object.create(null) };
+    const todo: FileEntry[] = [];
+    for (const f of files) {
+      const e = old.files[f.rel];
+      if (e && e[0] === sec(f.mtimeMs) && e[1] === f.size) {
+        next.files[f.rel] = e; // unchanged since it was synced: the target is not looked at
+        s.skipped++;
+      } else todo.push(f);
+    }
+
+    mark("compared with state");
     let unreachable = "";
+    if (todo.length > 0) {
+      try {
+        const st = fs.statSync(o.target);
+        if (!st.isDirectory()) unreachable = `target ${o.target} is not a directory`;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? "";
+        unreachable =
+          code === "ENOENT" ? `target ${o.target} does not exist` : `target ${o.target} is not reachable: ${(e as Error).message}${UNREACHABLE.has(code) ? " (is the gluster mount alive?)" : ""}`;
+      }
+    }
+
     let jfd: number | undefined;
     let linkSeq = 0;
     const ctx: CopyContext = {
@@ -284,92 +321,82 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
       renamedIn: new Set(),
       mark,
     };
-    let bar: ProgressBar | undefined;
+    const bar = !o.json && io.stderr.isTTY && todo.length > 0 && !unreachable ? new ProgressBar(io.stderr, todo.length, s, t0) : undefined;
     const wouldCopy: string[] = [];
-    let recorded = 0;
-    const record = (f: FileEntry, r: CopyOutcome) => {
-      recorded++;
-      if (bar) bar.done = recorded;
-      const rec = (tsec: number, tsize: number) => {
-        next.files[f.rel] = [sec(f.mtimeMs), f.size, tsec, tsize] as StateEntry;
+    if (!unreachable) {
+      const record = (f: FileEntry, r: CopyOutcome) => {
+        if (bar) bar.done++;
+        const rec = (tsec: number, tsize: number) => {
+          next.files[f.rel] = [sec(f.mtimeMs), f.size, tsec, tsize] as StateEntry;
+        };
+        switch (r.kind) {
+          case "copied":
+            s.copied++;
+            s.bytes += r.bytes;
+            rec(r.tsec, r.tsize);
+            break;
+          case "uptodate":
+            s.skipped++;
+            rec(r.tsec, r.tsize);
+            break;
+          case "targetNewer":
+            s.skipped++;
+            s.targetNewer++;
+            break;
+          case "wouldCopy":
+            wouldCopy.push(`would copy ${f.rel} (${r.why === "missing" ? "missing at target" : "newer than target"})`);
+            break;
+          case "changed":
+            s.changed++;
+            err(`changed while copied, will retry next pass: ${f.rel}`);
+            break;
+          case "failed":
+            s.failed++;
+            err(`failed: ${f.rel}: ${r.reason}`);
+            break;
+        }
       };
-      switch (r.kind) {
-        case "copied":
-          s.copied++;
-          s.bytes += r.bytes;
-          rec(r.tsec, r.tsize);
-          break;
-        case "uptodate":
-          s.skipped++;
-          rec(r.tsec, r.tsize);
-          break;
-        case "targetNewer":
-          s.skipped++;
-          s.targetNewer++;
-          break;
-        case "wouldCopy":
-          wouldCopy.push(`would copy ${f.rel} (${r.why === "missing" ? "missing at target" : "newer than target"})`);
-          break;
-        case "changed":
-          s.changed++;
-          err(`changed while copied, will retry next pass: ${f.rel}`);
-          break;
-        case "failed":
-          s.failed++;
-          err(`failed: ${f.rel}: ${r.reason}`);
-          break;
+      const lost = (e: unknown) => {
+        if (!(e instanceof TargetUnreachable)) throw e;
+        if (!unreachable) unreachable = `target ${o.target} is not usable, pass stopped: ${e.message}`;
+      };
+      // 1. Look at the target of every file that changed since the state (many in flight).
+      const toCopy: FileEntry[] = [];
+      await forEachLimit(todo, o.concurrency * 8, async (f) => {
+        if (unreachable || stopping) return;
+        try {
+          const r = await checkTarget(ctx, f);
+          if (r) record(f, r);
+          else toCopy.push(f);
+        } catch (e) {
+          lost(e);
+        }
+      });
+      // 2. Copy in batches (one cp process each), `concurrency` cp processes at once.
+      toCopy.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+      const per = Math.max(1, Math.min(BATCH_FILES, Math.ceil(toCopy.length / o.concurrency)));
+      const batches: FileEntry[][] = [];
+      for (let i = 0; i < toCopy.length; ) {
+        const b: FileEntry[] = [];
+        let bytes = 0;
+        const alloc = (f: FileEntry) => Math.min(f.size, f.blocks * 512);
+        while (i < toCopy.length && b.length < per && (b.length === 0 || bytes + alloc(toCopy[i]) <= BATCH_BYTES)) {
+          bytes += alloc(toCopy[i]);
+          b.push(toCopy[i++]);
+        }
+        batches.push(b);
       }
-    };
-    const lost = (e: unknown) => {
-      if (!(e instanceof TargetUnreachable)) throw e;
-      if (!unreachable) unreachable = `target ${o.target} is not usable, pass stopped: ${e.message}`;
-    };
-    // TARGET is looked at only once a file changed since the state.
-    let targetLooked = false;
-    const lookAtTarget = () => {
-      targetLooked = true;
-      try {
-        const st = fs.statSync(o.target);
-        if (!st.isDirectory()) unreachable = `target ${o.target} is not a directory`;
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code ?? "";
-        unreachable =
-          code === "ENOENT" ? `target ${o.target} does not exist` : `target ${o.target} is not reachable: ${(e as Error).message}${UNREACHABLE.has(code) ? " (is the gluster mount alive?)" : ""}`;
-      }
-    };
-    const copies = new CopyPipeline(ctx, o.concurrency, { record, lost, halted: () => unreachable !== "" || stopping !== "" });
-
-    // Walk SOURCE. A file unchanged since the state is done without looking at TARGET; a
-    // changed one enters the copy pipeline at once, so copies run while the walk goes on.
-    let todo = 0;
-    const w = await walk(o.source, Math.max(8, o.concurrency * 4), false, (f) => {
-      const e = old.files[f.rel];
-      if (e && e[0] === sec(f.mtimeMs) && e[1] === f.size) {
-        next.files[f.rel] = e; // unchanged since it was synced: the target is not looked at
-        s.skipped++;
-        return;
-      }
-      todo++;
-      if (!targetLooked) lookAtTarget();
-      if (!unreachable) copies.add(f);
-    });
-    mark(`walked${w.async ? " (parallel)" : ""}`);
-    s.seen = w.files.length;
-    s.skipped += w.skippedLinkFiles + w.skippedInternal;
-    for (const i of w.issues) {
-      if (i.fatal) {
-        s.failed++;
-        err(`failed: ${i.rel}: ${i.reason}`);
-      } else {
-        s.odd++;
-        err(`skipped ${i.rel}: ${i.reason}`);
-      }
+      // Twice as many batches in flight as cp slots: one batch installs while the next copies.
+      await forEachLimit(batches, o.concurrency * 2, async (b) => {
+        if (unreachable || stopping) return;
+        try {
+          const res = await copyBatch(ctx, b);
+          for (const [f, r] of res) record(f, r);
+        } catch (e) {
+          lost(e);
+        }
+      });
     }
-    if (!o.json && io.stderr.isTTY && todo > 0 && !unreachable) {
-      bar = new ProgressBar(io.stderr, todo, s, t0);
-      bar.done = recorded;
-    }
-    await copies.finish();
     mark("copied");
     let renamesDurable = true;
     try {
@@ -388,8 +415,8 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
       journalFd = undefined;
       fs.rmSync(journal, { force: true }); // every temporary file is renamed or removed by now
     }
-    if (!o.dryRun && renamesDurable && todo + Object.keys(old.files).length > 0) {
-      const changedState = todo > 0 || Object.keys(old.files).length !== Object.keys(next.files).length;
+    if (!o.dryRun && renamesDurable && todo.length + Object.keys(old.files).length > 0) {
+      const changedState = todo.length > 0 || Object.keys(old.files).length !== Object.keys(next.files).length;
       if (changedState) {
         try {
           saveState(stateFile, next);

@@ -41,12 +41,7 @@ const msSince = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e6;
 // pool round trip). As soon as calls are slow, meaning they wait for the disk, the rest of
 // the walk switches to asynchronous calls with at most `limit` in flight, so that a cold
 // brick is read with parallel I/O.
-//
-// `onFile` sees each file as it is found, so work on it can start while the walk goes on; the
-// synchronous walk yields to the event loop every YIELD_EVERY calls so that work progresses.
-const YIELD_EVERY = 128;
-
-export async function walk(root: string, limit: number, forceAsync = false, onFile?: (f: FileEntry) => void): Promise<WalkResult> {
+export async function walk(root: string, limit: number, forceAsync = false): Promise<WalkResult> {
   const res: WalkResult = { files: [], issues: [], skippedLinkFiles: 0, skippedInternal: 0, async: false };
   const dirs: string[] = [""];
   const stats: string[] = [];
@@ -58,11 +53,7 @@ export async function walk(root: string, limit: number, forceAsync = false, onFi
       if (err?.code !== "ENOENT") res.issues.push({ rel, reason: `${err?.code ?? ""} ${err?.message ?? "lstat failed"}`.trim(), fatal: true });
     } else if (st.isFile()) {
       if (isDhtLinkMode(st.mode)) res.skippedLinkFiles++;
-      else {
-        const f: FileEntry = { rel, size: st.size, blocks: st.blocks, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
-        res.files.push(f);
-        onFile?.(f);
-      }
+      else res.files.push({ rel, size: st.size, blocks: st.blocks, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 });
     } else if (st.isDirectory()) dirs.push(rel);
     else res.issues.push({ rel, reason: `${kindOf(st)} not copied`, fatal: false });
   };
@@ -90,9 +81,7 @@ export async function walk(root: string, limit: number, forceAsync = false, onFi
   // Synchronous while the cache is warm. Three slow calls (a single one may just be the
   // process being preempted) switch to parallel calls.
   let slow = 0;
-  let calls = 0;
   while (!forceAsync && (dirs.length > 0 || stats.length > 0)) {
-    if (onFile && ++calls % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
     const t = process.hrtime.bigint();
     if (stats.length > 0) {
       const rel = stats.pop()!;

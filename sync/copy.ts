@@ -111,11 +111,13 @@ function runCp(args: string[], cwd?: string): Promise<{ code: number | null; std
 }
 
 // fsync `p`; returns its stat, taken on the same open file (one lookup less than an lstat).
-async function fsyncPath(p: string): Promise<fs.Stats> {
+async function fsyncPath(p: string): Promise<fs.Stats>;
+async function fsyncPath(p: string, stat: false): Promise<void>;
+async function fsyncPath(p: string, stat = true): Promise<fs.Stats | void> {
   const fh = await fsp.open(p, "r");
   try {
     await fh.sync();
-    return await fh.stat();
+    if (stat) return await fh.stat();
   } finally {
     await fh.close();
   }
@@ -283,7 +285,7 @@ export async function copyBatch(ctx: CopyContext, files: FileEntry[]): Promise<M
 
 async function fsyncDir(dir: string): Promise<void> {
   try {
-    await fsyncPath(dir);
+    await fsyncPath(dir, false);
   } catch (e) {
     checkUnreachable(e);
     // some filesystems refuse fsync on a directory: best effort

@@ -178,6 +178,10 @@ export async function healthy(lab: Lab, host: string, volumes: string[], healFro
       const n = await healEntries(lab, healFrom, v);
       if (n !== 0) await sh(lab, healFrom, `gluster --mode=script volume heal ${v} >/dev/null 2>&1 || true`);
       return n === 0;
-    }, 120_000, 2000);
+    }, 120_000, 2000).catch(async (e: Error) => {
+      // say what is stuck: the entries, or the brick that healFrom cannot reach
+      const info = await sh(lab, healFrom, `gluster --mode=script volume heal ${v} info; gluster --mode=script volume status ${v}`, 30_000);
+      throw new Error(`${e.message}\n${info.stdout}${info.stderr}`);
+    });
   }
 }

@@ -20,16 +20,19 @@ const RSYNC_SUBSET = 5;
 
 const HAVE_TIME = fs.existsSync("/usr/bin/time");
 // Run a command; wall seconds, and CPU seconds (user+sys, from /usr/bin/time) when available.
-function sh(cmd: string, args: string[], opts: { cwd?: string } = {}): { s: number; cpu: number; out: string } {
+function sh(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { s: number; cpu: number; out: string } {
   const t = process.hrtime.bigint();
-  const r = HAVE_TIME
-    ? spawnSync("/usr/bin/time", ["-f", "@cpu %U %S", cmd, ...args], { cwd: opts.cwd, encoding: "utf8", maxBuffer: 64 << 20 })
-    : spawnSync(cmd, args, { cwd: opts.cwd, encoding: "utf8", maxBuffer: 64 << 20 });
+  const o = { cwd: opts.cwd, env: opts.env, encoding: "utf8" as const, maxBuffer: 64 << 20 };
+  const r = HAVE_TIME ? spawnSync("/usr/bin/time", ["-f", "@cpu %U %S", cmd, ...args], o) : spawnSync(cmd, args, o);
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
   const m = /@cpu ([0-9.]+) ([0-9.]+)\s*$/.exec(r.stderr ?? "");
   return { s, cpu: m ? Number(m[1]) + Number(m[2]) : NaN, out: r.stdout };
 }
+// Ours runs as the timer's service runs it: with systemd's environment, not this shell's. (On
+// this machine the shell sets NODE_EXTRA_CA_CERTS, which makes every node start read and parse
+// a CA bundle: about 35 ms more per start, which the service never pays.)
+const SERVICE_ENV: NodeJS.ProcessEnv = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
 const load = () => fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 const syncDisk = () => sh("sync", []).s;
 const du = (p: string) => Number(sh("du", ["-s", "-B1", p]).out.split(/\s/)[0]);
@@ -61,6 +64,10 @@ async function main(): Promise<void> {
     fs.rmSync(`${root}/dd.test`);
     console.log(`disk write speed (dd 256 MB, conv=fdatasync): ${ddLine.split(",").pop()?.trim()}`);
 
+    const startup = (env?: NodeJS.ProcessEnv) => median([0, 1, 2, 3, 4].map(() => sh(process.execPath, ["-e", "0"], { env }).s * 1000)).toFixed(0);
+    const extraCa = process.env.NODE_EXTRA_CA_CERTS ? ` (NODE_EXTRA_CA_CERTS is set here: read at every node start)` : "";
+    console.log(`node start-up (node -e 0, median of 5): ${startup(SERVICE_ENV)} ms in the sync service's environment, which ours runs in; ${startup()} ms in this shell's${extraCa}`);
+
     const bundle = path.join(root, "glustermesh-sync.js");
     sh(path.join(repo, "node_modules/.bin/esbuild"), ["sync/main.ts", "--bundle", "--platform=node", "--target=node18", `--outfile=${bundle}`, "--log-level=warning"], { cwd: repo });
 
@@ -80,7 +87,7 @@ async function main(): Promise<void> {
     console.log(`built source in ${((Date.now() - t) / 1000).toFixed(1)} s: ${(srcAlloc / 1e9).toFixed(2)} GB allocated, ${((N * (GiB + 1)) / 1e12).toFixed(2)} TB apparent`);
 
     const ours = (dst: string, extra: string[] = []) => {
-      const r = sh(process.execPath, [bundle, SRC, dst, "--state", `${dst}.state.json`, "--json", ...extra]);
+      const r = sh(process.execPath, [bundle, SRC, dst, "--state", `${dst}.state.json`, "--json", ...extra], { env: SERVICE_ENV });
       return { s: r.s, cpu: r.cpu, sum: JSON.parse(r.out.trim().split("\n").pop()!) };
     };
     const cpUx = (dst: string) => sh("cp", ["-a", "-u", "--sparse=always", `${SRC}/.`, dst]);

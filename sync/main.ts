@@ -254,12 +254,24 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
     mark("state loaded");
     if (warning) err(warning);
 
-    const w = await walk(o.source, Math.max(8, o.concurrency * 4));
+    const known = old.dirs ?? Object.create(null);
+    const next: State = { version: 1, source: o.source, target: o.target, files: Object.create(null) };
+    // A file whose source mtime (s) and size are those the state recorded is unchanged since
+    // it was synced: the target is not looked at.
+    const unchanged = (rel: string, st: fs.Stats) => {
+      const e = old.files[rel];
+      if (e === undefined || e[0] !== sec(st.mtimeMs) || e[1] !== st.size) return false;
+      next.files[rel] = e;
+      return true;
+    };
+    const w = await walk(o.source, { limit: Math.max(8, o.concurrency * 4), known, unchanged });
     mark(`walked${w.async ? " (parallel)" : ""}`);
+    next.dirs = w.listings;
+    const nListings = Object.keys(w.listings).length;
+    const listingsChanged = w.reused !== nListings || nListings !== Object.keys(known).length;
     const s: Summary = newSummary();
-    s.skipped += w.skippedLinkFiles + w.skippedInternal;
-    const files = w.files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-    s.seen = files.length;
+    s.seen = w.seen;
+    s.skipped += w.skippedLinkFiles + w.skippedInternal + (w.seen - w.files.length);
     for (const i of w.issues) {
       if (i.fatal) {
         s.failed++;
@@ -269,16 +281,7 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
         err(`skipped ${i.rel}: ${i.reason}`);
       }
     }
-
-    const next: State = { version: 1, source: o.source, target: o.target, files: Object.create(null) };
-    const todo: FileEntry[] = [];
-    for (const f of files) {
-      const e = old.files[f.rel];
-      if (e && e[0] === sec(f.mtimeMs) && e[1] === f.size) {
-        next.files[f.rel] = e; // unchanged since it was synced: the target is not looked at
-        s.skipped++;
-      } else todo.push(f);
-    }
+    const todo = w.files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 
     mark("compared with state");
     let unreachable = "";
@@ -415,8 +418,8 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
       journalFd = undefined;
       fs.rmSync(journal, { force: true }); // every temporary file is renamed or removed by now
     }
-    if (!o.dryRun && renamesDurable && todo.length + Object.keys(old.files).length > 0) {
-      const changedState = todo.length > 0 || Object.keys(old.files).length !== Object.keys(next.files).length;
+    if (!o.dryRun && renamesDurable) {
+      const changedState = todo.length > 0 || Object.keys(old.files).length !== Object.keys(next.files).length || listingsChanged;
       if (changedState) {
         try {
           saveState(stateFile, next);

@@ -1,6 +1,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { DirListing } from "./walk";
 
 export const DEFAULT_STATE_DIR = "/var/lib/glustermesh/sync";
 
@@ -12,6 +13,8 @@ export interface State {
   source: string;
   target: string;
   files: Record<string, StateEntry>;
+  // SOURCE directory listings (see walk.ts), checked entry by entry when used.
+  dirs?: Record<string, DirListing>;
 }
 
 export function defaultStateFile(source: string, target: string): string {
@@ -41,6 +44,8 @@ export function loadState(file: string, source: string, target: string): { state
       return { state: emptyState(source, target), warning: `state file ${file} belongs to ${s.source} -> ${s.target}; ignoring it` };
     }
     Object.setPrototypeOf(s.files, null);
+    if (typeof s.dirs !== "object" || s.dirs === null || Array.isArray(s.dirs)) s.dirs = Object.create(null);
+    else Object.setPrototypeOf(s.dirs, null);
     return { state: s };
   } catch (e) {
     return { state: emptyState(source, target), warning: `state file ${file} is damaged (${(e as Error).message}); checking every file` };

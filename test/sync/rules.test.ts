@@ -155,6 +155,28 @@ test("the state file is written atomically and only when something changed", asy
   assert.match(r.stderr, /damaged/);
 });
 
+test("the state keeps listings of settled directories; a file added to one is still found and copied", async () => {
+  const { S, T, state } = pair("listings");
+  for (let i = 0; i < 3; i++) write(`${S}/p${i}/0.img`, `image ${i}`, T0);
+  assert.equal((await run([S, T, "--state", state])).code, 0);
+  await new Promise((r) => setTimeout(r, 2100)); // directories settle (racy-timestamp rule: 2 s)
+  const r1 = await run([S, T, "--state", state]);
+  assert.equal(r1.summary.copied, 0);
+  const j = JSON.parse(fs.readFileSync(state, "utf8"));
+  assert.deepEqual(Object.keys(j.dirs).sort(), ["", "p0", "p1", "p2"]);
+  assert.deepEqual(j.dirs.p1.slice(3), [["0.img"], [], 0]);
+  const m = fs.statSync(state).mtimeMs;
+  assert.equal((await run([S, T, "--state", state])).summary.seen, 3);
+  assert.equal(fs.statSync(state).mtimeMs, m, "a pass that reused every listing rewrote the state");
+  write(`${S}/p1/1.img`, "added", T0 + 5);
+  write(`${S}/p3/0.img`, "new project", T0 + 5);
+  const r2 = await run([S, T, "--state", state]);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal(r2.summary.copied, 2);
+  assert.equal(fs.readFileSync(`${T}/p1/1.img`, "utf8"), "added");
+  assert.equal(fs.readFileSync(`${T}/p3/0.img`, "utf8"), "new project");
+});
+
 test("a file that changes while it is copied is not recorded and is copied next pass", async () => {
   const { S, T, state } = pair("changing");
   write(`${S}/busy/0.img`, Buffer.alloc(32 * 1024 * 1024, 7), T0);

@@ -116,6 +116,20 @@ test("with the state file a pass with no changes never touches TARGET", async ()
   assert.equal(fs.readFileSync(T, "utf8"), "not a directory");
 });
 
+test("a file changed at the source is copied once: the pass records it and the next one leaves TARGET alone", async () => {
+  const { d, S, T, state } = pair("recorded");
+  for (let i = 0; i < 5; i++) write(`${S}/p${i}/0.img`, `image ${i}`, T0);
+  assert.equal((await run([S, T, "--state", state])).code, 0);
+  write(`${S}/p2/0.img`, "image 2, version 2", T0 + 10); // a known file changes (the usual change)
+  const r = await run([S, T, "--state", state]);
+  assert.equal(r.summary.copied, 1);
+  fs.renameSync(T, `${d}/moved-away`);
+  write(T, "not a directory"); // any look at TARGET would fail
+  const r2 = await run([S, T, "--state", state]);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal(r2.summary.copied, 0);
+});
+
 test("a target changed behind the state's back is never overwritten by an older source", async () => {
   const { S, T, state } = pair("behind");
   write(`${S}/p/0.img`, "v1", T0);

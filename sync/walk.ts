@@ -51,7 +51,6 @@ export interface WalkResult {
 // change gets a newer ctime. (Same rule as git's racy-clean index entries.)
 export const SETTLE_MS = 2000;
 
-
 function kindOf(d: fs.Dirent | fs.Stats): string {
   if (d.isSymbolicLink()) return "symlink";
   if (d.isSocket()) return "socket";
@@ -63,14 +62,17 @@ function kindOf(d: fs.Dirent | fs.Stats): string {
 
 const goodName = (n: unknown) => typeof n === "string" && n !== "" && n !== "." && n !== ".." && !n.includes("/") && !n.includes("\0");
 
-// A listing from the state file is used only if it has the right shape (the state file is
-// ours, but a damaged one must never send the walk outside SOURCE).
+// A listing from the state file is used only if it has the right shape and holds only names
+// a readdir could have listed (the state file is ours, but a damaged one must never send the
+// walk outside SOURCE or into what it skips).
+const goodFile = (n: unknown) => goodName(n) && !isOurTmp(n as string);
+const goodDir = (n: unknown) => goodName(n) && !SKIP_DIRS.has(n as string) && !isOurTmpDir(n as string);
 function validListing(k: unknown): k is DirListing {
   if (!Array.isArray(k) || k.length !== 6) return false;
   const [ino, m, c, names, subdirs, skipped] = k as unknown[];
   return (
     typeof ino === "number" && typeof m === "number" && typeof c === "number" && typeof skipped === "number" &&
-    Array.isArray(names) && names.every(goodName) && Array.isArray(subdirs) && subdirs.every(goodName)
+    Array.isArray(names) && names.every(goodFile) && Array.isArray(subdirs) && subdirs.every(goodDir)
   );
 }
 

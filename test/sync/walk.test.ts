@@ -85,7 +85,7 @@ test("a listing is trusted only as it was read: the walk lists what the state sa
   const w = await walk(d, { limit: 4, settleMs: -1000, known });
   assert.ok(!w.files.some((f) => f.rel === "p0/0.img"));
   // A listing that does not have our shape, or names outside its directory, is never used.
-  for (const bad of [["../../etc"], ["a/b"], [".."], [7]]) {
+  for (const bad of [["../../etc"], ["a/b"], [".."], [7], [".glusterfs"], [".glustermesh-tmp-h-1-0"]]) {
     const k = { ...first.listings, "": [...first.listings[""]] as typeof first.listings.p0 };
     (k[""] as unknown[])[4] = bad;
     const r = await walk(d, { limit: 4, settleMs: -1000, known: k });

@@ -208,12 +208,12 @@ fi
 `;
 }
 
-/** Host files for every node whose public key is known (nodes of not-yet-deployed DCs are left out). */
 /** Whether another DC was deployed: this stack knows the tinc key of one of its nodes. */
 export function peerDeployed(model: Model, dc: string, facts: Facts): boolean {
   return model.nodes.some((n) => n.dc === dc && facts.publicKeys[n.name] !== undefined);
 }
 
+/** Host files for every node whose public key is known (nodes of not-yet-deployed DCs are left out). */
 export function meshHosts(model: Model, facts: Facts): TincHost[] {
   return model.nodes
     .filter((n) => facts.publicKeys[n.name] !== undefined)

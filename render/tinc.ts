@@ -111,7 +111,6 @@ cat "$dir/rsa_key.pub"
   );
 }
 
-/** Writes tinc.conf, tinc-up/down and every host file, then runs tincd and waits for the address. */
 /** Seconds a node's mesh step nudges its freshly (re)started tincd until a ConnectTo peer answers. */
 export const MESH_LINK_WAIT = 8;
 
@@ -140,6 +139,7 @@ fi
 `;
 }
 
+/** Writes tinc.conf, tinc-up/down and every host file, then runs tincd and waits for the address. */
 export function tincConfigScript(a: TincNodeArgs): string {
   const dir = tincDir(a.network);
   const service = tincService(a.network);

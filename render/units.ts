@@ -42,6 +42,7 @@ export type MountReach = "own" | "peer" | "peer-not-deployed";
 /** Seconds a mount of a deployed peer DC's volume waits for one of its volfile servers. */
 export const PEER_MOUNT_WAIT = 20;
 
+/** On a node: the mount unit, enabled, and mounted as `reach` says. */
 export function mountScript(m: Mount, tincService: string, reach: MountReach): string {
   const unit = shq(m.unit);
   if (/[\s\\]/.test(m.where)) throw new Error(`mount point ${JSON.stringify(m.where)} has a space or backslash (escaped in /proc/self/mountinfo)`);

@@ -255,9 +255,9 @@ export async function copyBatch(ctx: CopyContext, files: FileEntry[]): Promise<M
       staged.clear();
       return out;
     }
+    ctx.mark(`${tag}: copied`);
     // fsync all copies at once (the thread pool runs 16 at a time; the filesystem commits them
     // together); a copy whose fsync failed is fsync'ed again by install(), which reports why.
-    ctx.mark(`${tag}: copied`);
     const tmps = [...staged.values()].map((t) => path.join(ctx.target, t));
     const synced = ctx.fsync ? await Promise.all(tmps.map((t) => fsyncPath(t).catch(() => undefined))) : tmps.map(() => undefined);
     ctx.mark(`${tag}: fsynced`);

@@ -5,6 +5,9 @@ import { clientNodes, parseBrickRef, type Inventory, type Role } from "./schema"
 import { normaliseOptionValue, fullOptionKey, VIRT_GROUP, type OptionKey } from "./options";
 import { parseCidr } from "./net";
 
+/** Every sync service and timer is named `glustermesh-sync-<volume>-set<k>-to-<dc>`. */
+export const SYNC_UNIT_PREFIX = "glustermesh-sync-";
+
 export interface MeshNode {
   name: string;
   dc: string;
@@ -203,7 +206,7 @@ export function buildModel(inv: Inventory): Model {
               source: b.path,
               targetDc: target.dc,
               target: mount.where,
-              unit: `glustermesh-sync-${v.name}-set${set.index}-to-${target.dc}`,
+              unit: `${SYNC_UNIT_PREFIX}${v.name}-set${set.index}-to-${target.dc}`,
               primary: i === 0,
               every: (v.sync as { every: string }).every,
               mountUnit: mount.unit,

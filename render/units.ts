@@ -1,6 +1,6 @@
 // systemd units and the host scripts that install them: FUSE mounts of gluster volumes, the
 // sync service and timer, the host firewall, time sync.
-import type { Mount, SyncJob } from "../model/model";
+import { SYNC_UNIT_PREFIX, type Mount, type SyncJob } from "../model/model";
 import { anyAnswersFunction, putFile, script, shq } from "./shell";
 
 export const SYNC_BUNDLE = "/usr/local/lib/glustermesh/glustermesh-sync.js";
@@ -80,6 +80,14 @@ export function mountScript(m: Mount, tincService: string, reach: MountReach): s
     printf 'warning: no volfile server of %s answered in ${PEER_MOUNT_WAIT} s; %s is enabled and mounts at boot, at the next sync pass or deploy\\n' ${volume} ${unit} >&2
   elif retry 2 mount_up; then
     changed "mounted ${m.dc}/${m.volume} at ${m.where}"
+    # A sync pass that failed while this volume could not be mounted runs again now rather
+    # than at its next timer (its service wants this mount).
+    for svc in $(systemctl show -p WantedBy --value ${unit}); do
+      if [[ $svc == ${SYNC_UNIT_PREFIX}*.service ]] && systemctl is-failed --quiet "$svc"; then
+        systemctl start --no-block "$svc"
+        changed "started $svc again (its last pass failed while ${m.where} was not mounted)"
+      fi
+    done
   else
     printf 'warning: %s did not mount yet; %s is enabled and mounts at boot, at the next sync pass or deploy\\n' ${volume} ${unit} >&2
   fi`;

@@ -138,6 +138,7 @@ test("a mount of another DC's volume is attempted (with a wait for the mesh) onl
       assert.match(known, /wait_for_volfile_server/);
       assert.match(known, /SIGALRM/);
       assert.match(known, /retry 2 mount_up/);
+      assert.match(known, /systemctl is-failed --quiet "\$svc"[^\n]*\n\s*systemctl start --no-block "\$svc"/, "a pass that failed while the mount was down runs again");
       assert.doesNotMatch(known, /^\s*exit 1$/m, "another DC's volume never fails the deploy");
     }
   }

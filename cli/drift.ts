@@ -279,7 +279,13 @@ function checkGluster(ctx: NodeCtx): void {
   const table = section(ctx, "firewall-table");
   if (table) {
     if (table.rc !== 0) ctx.drift("firewall table inet glustermesh", "present, gluster's ports dropped off the mesh", "missing");
-    else if (!/tcp dport .*24007.* drop/.test(table.stdout)) ctx.drift("firewall table inet glustermesh", "gluster's ports dropped off the mesh", "no drop rule for gluster's ports");
+    else {
+      const rule = table.stdout.split("\n").find((l) => /tcp dport .*24007.* drop/.test(l));
+      if (!rule) ctx.drift("firewall table inet glustermesh", "gluster's ports dropped off the mesh", "no drop rule for gluster's ports");
+      // An old glustermesh dropped every packet to them: also the replies to this host's own
+      // connections from ephemeral ports 49152-60999 (tinc's meta connections among them).
+      else if (!/tcp flags syn \/ fin,syn,rst,ack /.test(rule)) ctx.drift("firewall table inet glustermesh", "new connections to gluster's ports dropped off the mesh", "every packet to them dropped, also replies to this host's own connections");
+    }
   }
   checkFile(ctx, `file ${FIREWALL_RULES}`, `file:${FIREWALL_RULES}`, firewallRules(ctx.model.mesh.interface));
 }

@@ -23,6 +23,17 @@ peer_state() {
     }
     END { print state }'
 }
+# diagnose_peer IP: for an error message, what the mesh and the kernel say of a peer glustermesh
+# waited for in vain: a closed port points at the mesh (or the peer's glusterd), an open one at glusterd.
+diagnose_peer() {
+  # shellcheck disable=SC2016 # $1 expands in the inner shell
+  if timeout 2 bash -c ': </dev/tcp/"$1"/24007' _ "$1" >/dev/null 2>&1; then
+    echo "glusterd's port 24007 at $1 answers over the mesh now; this node's TCP connections with it:"
+  else
+    echo "glusterd's port 24007 at $1 does not answer over the mesh (tinc link or the peer's glusterd down); this node's TCP connections with it:"
+  fi
+  ss -tna dst "$1" || true
+}
 volume_exists() { ${GLUSTER} volume list 2>/dev/null | grep -qxF -- "$1"; }
 # volume_bricks VOLUME: one brick per line, as gluster names it (host:path).
 volume_bricks() { ${GLUSTER} volume info "$1" | awk '/^Brick[0-9]+: / { print $2 }'; }
@@ -93,6 +104,7 @@ peer_connected() { [[ $(peer_state ${ip}) == connected ]]; }
 if ! retry 10 peer_connected; then
   echo "error: peer ${args.peer} (${args.peerTinc}) is not connected to ${args.lead}'s pool:" >&2
   ${GLUSTER} peer status >&2 || true
+  diagnose_peer ${ip} >&2
   exit 1
 fi
 `,
@@ -104,7 +116,7 @@ export function poolReadyScript(node: string, storageNodes: number): string {
   const others = storageNodes - 1;
   return script(
     `${node} sees the whole trusted pool`,
-    `
+    `${READERS}
 connected_peers() {
   ${GLUSTER} peer status 2>/dev/null | grep -cx 'State: Peer in Cluster (Connected)' || true
 }
@@ -112,6 +124,9 @@ pool_ready() { (( $(connected_peers) >= ${others} )); }
 if ! retry 10 pool_ready; then
   echo "error: ${node} sees $(connected_peers) of the ${others} other peers of its pool connected; a volume command now would fail half way:" >&2
   ${GLUSTER} peer status >&2 || true
+  for ip in $(${GLUSTER} peer status 2>/dev/null | awk 'BEGIN { RS = ""; FS = "\\n" } /Disconnected/ { for (i = 1; i <= NF; i++) if ($i ~ /^Hostname: /) print substr($i, 11) }'); do
+    diagnose_peer "$ip" >&2
+  done
   exit 1
 fi
 `,

@@ -205,7 +205,13 @@ done
   );
 }
 
-/** gluster's ports (management, bricks, and the NFS/portmapper ones) answer only on the mesh. */
+/**
+ * gluster's ports (management, bricks, and the NFS/portmapper ones) answer only on the mesh.
+ * Off the mesh only connection attempts (a SYN without ACK) to them are dropped: the bricks'
+ * range 49152-60999 is also the upper part of Linux's ephemeral ports, so dropping every packet
+ * to it would drop the replies to about 40% of the host's own outgoing TCP connections (tinc's
+ * meta connections, apt, ...). Stateless on purpose: no conntrack table to fill or to lose.
+ */
 export function firewallRules(meshInterface: string): string {
   return `# glustermesh: gluster answers only on the tinc mesh. Only this table is ours; nothing else is touched.
 table inet glustermesh
@@ -215,7 +221,7 @@ table inet glustermesh {
 		type filter hook input priority filter; policy accept;
 		iifname "lo" accept
 		iifname "${meshInterface}" accept
-		tcp dport { 111, 2049, 24007-24008, 38465-38469, 49152-60999 } drop
+		tcp flags & (fin | syn | rst | ack) == syn tcp dport { 111, 2049, 24007-24008, 38465-38469, 49152-60999 } drop
 		udp dport { 111, 2049, 24007-24008 } drop
 	}
 }

@@ -174,4 +174,9 @@ test("gluster's ports answer over the tinc address but not on the lab bridge add
   const probe = (ip: string, p: string | number) => `timeout 3 bash -c '</dev/tcp/${ip}/${p}' 2>/dev/null && echo open || echo closed`;
   const r = await sh(lab, "laba5", [probe("10.250.1.1", 24007), probe("10.250.1.1", port), probe("10.252.0.11", 24007), probe("10.252.0.11", port), probe("10.252.0.11", 22)].join("\n"));
   assert.deepEqual(r.stdout.trim().split("\n"), ["open", "open", "closed", "closed", "open"]);
+  // The host's own outgoing connections off the mesh work from every local port, also from the
+  // ephemeral ports 49152-60999 that overlap the bricks' range (the replies come back to them).
+  const ports = [40000, 49152, 50000, 60999];
+  const out = await sh(lab, "laba1", ports.map((p) => `echo "${p} $(curl -s -m 3 --local-port ${p} telnet://10.252.0.15:22 </dev/null | head -c 7)"`).join("\n"));
+  assert.deepEqual(out.stdout.trim().split("\n"), ports.map((p) => `${p} SSH-2.0`));
 });

@@ -172,6 +172,10 @@ test("a mount unmounted, a timer disabled, a failed sync", () => {
 test("firewall table missing; clock off by 10 s", () => {
   const fw = check((m, a1, a2) => (a2["firewall-table"] = { stdout: "", rc: 1, stderr: "Error: No such file or directory\nlist table inet glustermesh\n" }));
   assert.deepEqual(lines(fw), ["laba2 | firewall table inet glustermesh | present, gluster's ports dropped off the mesh | missing"]);
+  // the table of glustermesh before 2026-11-25, which dropped every packet to the bricks' ports
+  const old = sample("nft-list-table.txt").replace("tcp flags syn / fin,syn,rst,ack ", "");
+  const every = check((m, a1, a2) => (a2["firewall-table"] = { stdout: old }));
+  assert.deepEqual(lines(every), ["laba2 | firewall table inet glustermesh | new connections to gluster's ports dropped off the mesh | every packet to them dropped, also replies to this host's own connections"]);
   const clock = check((m, a1) => (a1.clock = { stdout: `${NOW + 10.5}\n` }));
   assert.deepEqual(lines(clock), ["laba1 | clock | within 2s of the checker's | ahead by 10.0s"]);
   assert.equal(clock.nodes.laba1.clockSkewSeconds, 10);

@@ -389,8 +389,13 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
         }
         batches.push(b);
       }
-      // Twice as many batches in flight as cp slots: one batch installs while the next copies.
-      await forEachLimit(batches, o.concurrency * 2, async (b) => {
+      // Four times as many batches in flight as cp slots: a batch spends longer being made
+      // durable (fsync, renames that wait for the journal, directory fsyncs) than being copied,
+      // and with only twice as many the cp slots sat idle while every batch in flight fsync'ed
+      // (timeline with GLUSTERMESH_SYNC_TIMING=1). First pass of 2000 projects: 4.43 -> 3.93 s
+      // (medians of 6 paired rounds); 8x measured no better. The kernel's dirty limits bound
+      // the data not yet on disk.
+      await forEachLimit(batches, o.concurrency * 4, async (b) => {
         if (unreachable || stopping) return;
         try {
           const res = await copyBatch(ctx, b);

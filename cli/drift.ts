@@ -284,7 +284,8 @@ function checkGluster(ctx: NodeCtx): void {
       if (!rule) ctx.drift("firewall table inet glustermesh", "gluster's ports dropped off the mesh", "no drop rule for gluster's ports");
       // An old glustermesh dropped every packet to them: also the replies to this host's own
       // connections from ephemeral ports 49152-60999 (tinc's meta connections among them).
-      else if (!/tcp flags syn \/ fin,syn,rst,ack /.test(rule)) ctx.drift("firewall table inet glustermesh", "new connections to gluster's ports dropped off the mesh", "every packet to them dropped, also replies to this host's own connections");
+      // (nft 1.0 lists the match as "syn / fin,syn,rst,ack", older ones as we write it)
+      else if (!/tcp flags (syn \/ fin,syn,rst,ack|& \(fin \| syn \| rst \| ack\) == syn) /.test(rule)) ctx.drift("firewall table inet glustermesh", "new connections to gluster's ports dropped off the mesh", "every packet to them dropped, also replies to this host's own connections");
     }
   }
   checkFile(ctx, `file ${FIREWALL_RULES}`, `file:${FIREWALL_RULES}`, firewallRules(ctx.model.mesh.interface));

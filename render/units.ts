@@ -182,6 +182,7 @@ export function syncTimersScript(node: string, jobs: SyncJob[]): string {
     `sync timers on ${node}`,
     `
 command -v node >/dev/null || need_packages nodejs
+need_packages e2fsprogs # filefrag: where a sparse image's data lies, for the tool's direct-I/O copies
 if [[ ! -s ${SYNC_BUNDLE} ]]; then
   echo "error: the sync tool ${SYNC_BUNDLE} is missing on ${node}" >&2
   exit 1

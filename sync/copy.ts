@@ -5,6 +5,7 @@ import { Semaphore } from "./pool";
 import { tmpName } from "./names";
 import { UNREACHABLE } from "./mount";
 import type { FileEntry } from "./walk";
+import { AlignedBuffers, copyDirect, DirectUnsupported, extentMaps, mapCoversAllocation } from "./direct";
 
 const fsp = fs.promises;
 
@@ -25,11 +26,17 @@ export interface CopyContext {
   fsync: boolean;
   preserve: string; // for cp --preserve=
   cpSlots: Semaphore;
+  direct: DirectCopies | null; // copies with direct I/O (sync/direct.ts); null: cp only
   journal: (tmpPaths: string) => void; // records temporary paths (one per line) before they are created
   linkDir: () => string; // a new empty private directory on local tmpfs, for a batch's symlinks
   mark: (what: string) => void; // phase timings (GLUSTERMESH_SYNC_TIMING=1)
   dirs: Map<string, Promise<void>>; // target dirs known to exist / being created
   renamedIn: Set<string>; // target dirs with renames not yet fsync'ed
+}
+
+export interface DirectCopies {
+  buffers: AlignedBuffers; // as many as copies at once
+  off: string; // why direct I/O was turned off for the rest of the pass ("" while on)
 }
 
 // Make the renames durable: fsync every directory that got one, before
@@ -54,7 +61,10 @@ function errText(e: unknown): string {
 
 function checkUnreachable(e: unknown): void {
   const code = (e as NodeJS.ErrnoException)?.code;
-  if (code && UNREACHABLE.has(code)) throw new TargetUnreachable(`${code}: ${errText(e)}`);
+  if (code && UNREACHABLE.has(code)) {
+    const text = errText(e);
+    throw new TargetUnreachable(text.startsWith(`${code}: `) ? text : `${code}: ${text}`);
+  }
 }
 
 async function lstatOrNull(p: string): Promise<fs.Stats | null> {
@@ -219,8 +229,10 @@ export async function copyOne(ctx: CopyContext, e: FileEntry): Promise<CopyOutco
 // TARGET: no extra directories to create, and every rename stays inside one directory (on
 // gluster: the temporary name hashes like the final one, so no DHT link file).
 // Files the batch did not copy cleanly are retried one by one, which reports the reason.
-export async function copyBatch(ctx: CopyContext, files: FileEntry[]): Promise<Map<FileEntry, CopyOutcome>> {
+export async function copyBatch(ctx: CopyContext, batch: FileEntry[]): Promise<Map<FileEntry, CopyOutcome>> {
   const out = new Map<FileEntry, CopyOutcome>();
+  const files = ctx.direct && !ctx.direct.off && !ctx.dryRun ? await copyBatchDirect(ctx, batch, out) : batch;
+  if (files.length === 0) return out;
   if (files.length === 1) {
     out.set(files[0], await copyOne(ctx, files[0]));
     return out;
@@ -286,6 +298,83 @@ export async function copyBatch(ctx: CopyContext, files: FileEntry[]): Promise<M
     for (const f of retry) out.set(f, await copyOne(ctx, f));
   }
   return out;
+}
+
+// Copy a batch with direct I/O (sync/direct.ts): one `filefrag` process maps the batch's
+// sources, then each file is copied to its temporary name, fsync'ed and installed, as many at
+// once as there are aligned buffers. Returns the files left for cp: no usable extent map, or
+// direct I/O refused by the target (then it stays off for the rest of the pass).
+async function copyBatchDirect(ctx: CopyContext, files: FileEntry[], out: Map<FileEntry, CopyOutcome>): Promise<FileEntry[]> {
+  const d = ctx.direct!;
+  const rest: FileEntry[] = [];
+  const staged = new Map<FileEntry, string>(); // file -> absolute temporary path
+  await Promise.all(
+    files.map(async (f) => {
+      try {
+        await ensureDir(ctx, path.posix.dirname(f.rel));
+        staged.set(f, path.join(ctx.target, path.posix.dirname(f.rel), tmpName(path.posix.basename(f.rel))));
+      } catch (err) {
+        checkUnreachable(err);
+        out.set(f, { kind: "failed", reason: `cannot create target directory: ${errText(err)}` });
+      }
+    }),
+  );
+  if (staged.size === 0) return rest;
+  let maps;
+  try {
+    maps = await extentMaps([...staged.keys()].map((f) => path.join(ctx.source, f.rel)));
+  } catch (err) {
+    d.off ||= `cannot run filefrag: ${errText(err)}`;
+    return [...staged.keys()];
+  }
+  const tag = `direct batch of ${staged.size}`;
+  ctx.mark(`${tag}: mapped`);
+  const todo = [...staged].filter(([f]) => {
+    const map = maps.get(path.join(ctx.source, f.rel));
+    if (map && mapCoversAllocation(map, f.blocks * 512)) return true;
+    rest.push(f);
+    return false;
+  });
+  if (todo.length === 0) return rest;
+  ctx.journal(todo.map(([, tmp]) => tmp).join("\n"));
+  const renamedIn = new Set<string>();
+  const chown = ctx.preserve.includes("ownership");
+  let lost: TargetUnreachable | undefined;
+  await Promise.all(
+    todo.map(async ([f, tmp]) => {
+      const src = path.join(ctx.source, f.rel);
+      let st: fs.Stats | undefined;
+      try {
+        if (d.off || lost) throw new DirectUnsupported(d.off);
+        st = await d.buffers.with((buf) => copyDirect(src, tmp, maps.get(src)!, buf, { chown, fsync: ctx.fsync }));
+      } catch (err) {
+        await fsp.rm(tmp, { force: true }).catch(() => undefined);
+        if (err instanceof DirectUnsupported) {
+          d.off ||= err.message;
+          rest.push(f);
+          return;
+        }
+        try {
+          checkUnreachable(err);
+        } catch (e) {
+          lost ??= e as TargetUnreachable;
+          return;
+        }
+        out.set(f, { kind: "failed", reason: errText(err) });
+        return;
+      }
+      try {
+        out.set(f, await install(ctx, f, tmp, st, renamedIn));
+      } catch (e) {
+        lost ??= e as TargetUnreachable; // install() throws nothing else
+      }
+    }),
+  );
+  ctx.mark(`${tag}: copied and renamed`);
+  await syncDirs([...renamedIn]);
+  ctx.mark(`${tag}: directories fsynced`);
+  if (lost) throw lost;
+  return rest;
 }
 
 async function fsyncDir(dir: string): Promise<void> {

@@ -76,6 +76,14 @@ test("an image written in laba reaches labb by the timer-driven pass: same check
   const img = await writeImage("laba5", A, id);
   const secs = await expectSynced(["labb1", "labb2"], id, img, "laba -> labb");
   note(`laba -> labb: found after ${secs.toFixed(1)}s`);
+  // The passes copied with direct I/O through gluster's FUSE mount: none fell back to cp
+  // (the tool says "copied with cp, not direct I/O" when the target refuses direct writes).
+  const journals = await Promise.all(
+    ["laba1", "laba2"].map(async (h) => (await sh(lab, h, "journalctl -u 'glustermesh-sync-*' --no-pager -o cat")).stdout),
+  );
+  const all = journals.join("\n");
+  assert.match(all, /"copied":[1-9]/, "no sync pass on laba1/laba2 logged a copy");
+  assert.doesNotMatch(all, /not direct I\/O/);
   markDeployed(s.grown);
 });
 

@@ -383,9 +383,9 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
           lost(e);
         }
       });
-      // 2. Copy in batches: direct I/O with `4 x concurrency` files at once (sync/direct.ts),
+      // 2. Copy in batches: direct I/O with `4 x concurrency` files at once, at most 64 (sync/direct.ts),
       // or one cp process per batch, `concurrency` cp processes at once.
-      if (o.directIo && toCopy.length > 0) ctx.direct = { buffers: new AlignedBuffers(o.concurrency * 4), off: "" };
+      if (o.directIo && toCopy.length > 0) ctx.direct = { buffers: new AlignedBuffers(Math.min(64, o.concurrency * 4)), off: "" }; // 1 MiB each
       toCopy.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
       const per = Math.max(1, Math.min(BATCH_FILES, Math.ceil(toCopy.length / o.concurrency)));
       const batches: FileEntry[][] = [];

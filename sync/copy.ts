@@ -59,12 +59,17 @@ function errText(e: unknown): string {
   return err && err.message ? err.message : String(e);
 }
 
-function checkUnreachable(e: unknown): void {
+// The error as TargetUnreachable when it means the target is gone or cannot take writes.
+function asUnreachable(e: unknown): TargetUnreachable | undefined {
   const code = (e as NodeJS.ErrnoException)?.code;
-  if (code && UNREACHABLE.has(code)) {
-    const text = errText(e);
-    throw new TargetUnreachable(text.startsWith(`${code}: `) ? text : `${code}: ${text}`);
-  }
+  if (!code || !UNREACHABLE.has(code)) return undefined;
+  const text = errText(e);
+  return new TargetUnreachable(text.startsWith(`${code}: `) ? text : `${code}: ${text}`);
+}
+
+function checkUnreachable(e: unknown): void {
+  const u = asUnreachable(e);
+  if (u) throw u;
 }
 
 async function lstatOrNull(p: string): Promise<fs.Stats | null> {
@@ -229,6 +234,7 @@ export async function copyOne(ctx: CopyContext, e: FileEntry): Promise<CopyOutco
 // TARGET: no extra directories to create, and every rename stays inside one directory (on
 // gluster: the temporary name hashes like the final one, so no DHT link file).
 // Files the batch did not copy cleanly are retried one by one, which reports the reason.
+// With direct I/O on, the batch goes to copyBatchDirect() first, and cp gets what it leaves.
 export async function copyBatch(ctx: CopyContext, batch: FileEntry[]): Promise<Map<FileEntry, CopyOutcome>> {
   const out = new Map<FileEntry, CopyOutcome>();
   const files = ctx.direct && !ctx.direct.off && !ctx.dryRun ? await copyBatchDirect(ctx, batch, out) : batch;
@@ -238,20 +244,10 @@ export async function copyBatch(ctx: CopyContext, batch: FileEntry[]): Promise<M
     return out;
   }
   const retry: FileEntry[] = [];
-  const staged = new Map<FileEntry, string>(); // file -> relative temporary name
+  let staged = new Map<FileEntry, string>(); // file -> relative temporary name
   let links = "";
   try {
-    await Promise.all(
-      files.map(async (f) => {
-        try {
-          await ensureDir(ctx, path.posix.dirname(f.rel));
-          staged.set(f, path.posix.join(path.posix.dirname(f.rel), tmpName(path.posix.basename(f.rel))));
-        } catch (err) {
-          checkUnreachable(err);
-          out.set(f, { kind: "failed", reason: `cannot create target directory: ${errText(err)}` });
-        }
-      }),
-    );
+    staged = await stage(ctx, files, out);
     if (staged.size === 0) return out;
     links = ctx.linkDir();
     for (const [f, tmpRel] of staged) {
@@ -307,18 +303,7 @@ export async function copyBatch(ctx: CopyContext, batch: FileEntry[]): Promise<M
 async function copyBatchDirect(ctx: CopyContext, files: FileEntry[], out: Map<FileEntry, CopyOutcome>): Promise<FileEntry[]> {
   const d = ctx.direct!;
   const rest: FileEntry[] = [];
-  const staged = new Map<FileEntry, string>(); // file -> absolute temporary path
-  await Promise.all(
-    files.map(async (f) => {
-      try {
-        await ensureDir(ctx, path.posix.dirname(f.rel));
-        staged.set(f, path.join(ctx.target, path.posix.dirname(f.rel), tmpName(path.posix.basename(f.rel))));
-      } catch (err) {
-        checkUnreachable(err);
-        out.set(f, { kind: "failed", reason: `cannot create target directory: ${errText(err)}` });
-      }
-    }),
-  );
+  const staged = await stage(ctx, files, out);
   if (staged.size === 0) return rest;
   let maps;
   try {
@@ -336,31 +321,30 @@ async function copyBatchDirect(ctx: CopyContext, files: FileEntry[], out: Map<Fi
     return false;
   });
   if (todo.length === 0) return rest;
-  ctx.journal(todo.map(([, tmp]) => tmp).join("\n"));
+  ctx.journal(todo.map(([, tmp]) => path.join(ctx.target, tmp)).join("\n"));
   const renamedIn = new Set<string>();
   const chown = ctx.preserve.includes("ownership");
   let lost: TargetUnreachable | undefined;
   await Promise.all(
-    todo.map(async ([f, tmp]) => {
+    todo.map(async ([f, tmpRel]) => {
       const src = path.join(ctx.source, f.rel);
-      let st: fs.Stats | undefined;
+      const tmp = path.join(ctx.target, tmpRel);
+      let st: fs.Stats;
       try {
-        if (d.off || lost) throw new DirectUnsupported(d.off);
-        st = await d.buffers.with((buf) => copyDirect(src, tmp, maps.get(src)!, buf, { chown, fsync: ctx.fsync }));
+        st = await d.buffers.with((buf) => {
+          if (lost || d.off) throw new DirectUnsupported(d.off); // decided while this one waited
+          return copyDirect(src, tmp, maps.get(src)!, buf, { chown, fsync: ctx.fsync });
+        });
       } catch (err) {
         await fsp.rm(tmp, { force: true }).catch(() => undefined);
         if (err instanceof DirectUnsupported) {
           d.off ||= err.message;
-          rest.push(f);
+          if (!lost) rest.push(f);
           return;
         }
-        try {
-          checkUnreachable(err);
-        } catch (e) {
-          lost ??= e as TargetUnreachable;
-          return;
-        }
-        out.set(f, { kind: "failed", reason: errText(err) });
+        const u = asUnreachable(err);
+        if (u) lost ??= u;
+        else out.set(f, { kind: "failed", reason: errText(err) });
         return;
       }
       try {
@@ -375,6 +359,24 @@ async function copyBatchDirect(ctx: CopyContext, files: FileEntry[], out: Map<Fi
   ctx.mark(`${tag}: directories fsynced`);
   if (lost) throw lost;
   return rest;
+}
+
+// Make the target directories of `files` and give each a temporary name beside its final one
+// (relative to TARGET); a file whose directory cannot be made is recorded as failed in `out`.
+async function stage(ctx: CopyContext, files: FileEntry[], out: Map<FileEntry, CopyOutcome>): Promise<Map<FileEntry, string>> {
+  const staged = new Map<FileEntry, string>();
+  await Promise.all(
+    files.map(async (f) => {
+      try {
+        await ensureDir(ctx, path.posix.dirname(f.rel));
+        staged.set(f, path.posix.join(path.posix.dirname(f.rel), tmpName(path.posix.basename(f.rel))));
+      } catch (err) {
+        checkUnreachable(err);
+        out.set(f, { kind: "failed", reason: `cannot create target directory: ${errText(err)}` });
+      }
+    }),
+  );
+  return staged;
 }
 
 async function fsyncDir(dir: string): Promise<void> {

@@ -20,8 +20,8 @@ export interface ExtentMap {
   ranges: [number, number][]; // [start, end) byte ranges that may hold data, aligned to BLOCK, sorted, disjoint
 }
 
-// The data ranges of one file from `filefrag -e -b1` (units of bytes), widened to BLOCK and
-// merged; null when the file is unknown (filefrag failed for it).
+// Byte ranges from `filefrag -e -b1`, widened to whole BLOCKs (cut at the file's last block),
+// sorted and merged.
 function widen(raw: [number, number][], size: number): [number, number][] {
   const limit = Math.ceil(size / BLOCK) * BLOCK;
   const out: [number, number][] = [];

@@ -15,7 +15,7 @@ import { checkTarget, copyBatch, CopyContext, CopyOutcome, sec, syncRenames, Tar
 import { FileEntry, walk } from "./walk";
 import { AlignedBuffers } from "./direct";
 
-const BATCH_FILES = 64; // files per cp process
+const BATCH_FILES = 64; // files per batch: one filefrag process (direct I/O) or one cp process
 const BATCH_BYTES = 512 * 1024 * 1024; // allocated bytes per cp process
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, LOCKED: 3, UNAVAILABLE: 4 } as const;

@@ -11,10 +11,11 @@ import { parse as parseYaml } from "yaml";
 import { formatProblems, loadInventory } from "../model/load";
 import { buildModel, connectTo, type DataCenter, type MeshNode, type Model } from "../model/model";
 import { normaliseOptionValue } from "../model/options";
-import { dcLead } from "../render/steps";
+import { BRICK_CHECK, BRICK_CHECK_UNIT, brickCheckScript, brickCheckService, brickCheckTimer, GLUSTERD_DROP_IN, GLUSTERD_MESH_WAIT, glusterdDropIn, glusterdMeshWaitScript } from "../render/gluster";
+import { dcLead, glusterdMeshArgs, nodeBricks } from "../render/steps";
 import { hostFile, tincConf, tincDir, tincService, tincUp } from "../render/tinc";
 import { FIREWALL_RULES, UNIT_DIR, firewallRules, mountUnit, syncService, syncTimer } from "../render/units";
-import { liveScript, parseKeyValues, parseLiveOutput, parsePeerStatus, parseProcMounts, parseVolumeGet, parseVolumeInfo, xmlStatus, type LiveOutput, type Section } from "./live";
+import { liveScript, parseKeyValues, parseLiveOutput, parsePeerStatus, parseProcMounts, parseVolumeGet, parseVolumeInfo, parseVolumeStatus, xmlStatus, type LiveOutput, type Section } from "./live";
 import { parseArgs } from "./args";
 
 export interface DriftItem {
@@ -275,6 +276,32 @@ function checkGluster(ctx: NodeCtx): void {
       }
     }
   }
+  // Every brick of the DC serving, as the lead's glusterd sees it: online, with a port it hands
+  // to clients. Seen with gluster 10.3 after server quorum came back: a brick process running
+  // while glusterd shows it offline and without a port, so clients and heals that (re)connect
+  // cannot find it.
+  if (isDcLead) {
+    const statusXml = gluster("volume-status");
+    if (statusXml !== undefined) {
+      const live = parseVolumeStatus(statusXml);
+      const nodeOf = new Map(dc.nodes.map((n) => [n.tinc, n.name]));
+      for (const v of dc.volumes) {
+        for (const b of v.replicaSets.flatMap((s) => s.bricks)) {
+          const lb = live.find((x) => x.volume === v.name && x.spec === b.spec);
+          const item = `brick ${b.spec} of ${v.name} (${nodeOf.get(b.spec.split(":")[0]) ?? b.node})`;
+          if (!lb) {
+            // a volume that is not started, or a brick not in it: named above already
+            if (live.some((x) => x.volume === v.name)) ctx.drift(item, "online, with a port", "not in volume status (its node not connected to this one?)");
+          } else if (!lb.online) ctx.drift(item, "online, with a port", "offline");
+          else if (lb.port === undefined) ctx.drift(item, "online, with a port", "online without a port: glusterd lost track of the brick's process; clients and heals cannot reach it (restart glusterd on that node)");
+        }
+      }
+    }
+  }
+  // glusterd starts once the mesh reaches its pool (a glusterd started before the mesh may
+  // leave a brick in the state above).
+  checkFile(ctx, `file ${GLUSTERD_DROP_IN}`, `file:${GLUSTERD_DROP_IN}`, glusterdDropIn(tincService(ctx.model.mesh.name)));
+  checkFile(ctx, `file ${GLUSTERD_MESH_WAIT}`, `file:${GLUSTERD_MESH_WAIT}`, glusterdMeshWaitScript(glusterdMeshArgs(ctx.model, node)));
   // Host firewall: gluster's ports answer only on the mesh.
   const table = section(ctx, "firewall-table");
   if (table) {
@@ -313,6 +340,14 @@ function checkMountsAndTimers(ctx: NodeCtx): void {
       if (!live) ctx.drift(`mount ${m.where}`, `mounted (${m.dc}/${m.volume} from ${m.server})`, "not mounted");
       else if (live.fstype !== "fuse.glusterfs" || !servers.some((s) => live.source === `${s}:/${m.volume}`)) ctx.drift(`mount ${m.where}`, `${m.server}:/${m.volume} (fuse.glusterfs)`, `${live.source} (${live.fstype})`);
     }
+  }
+  // the check that repairs a brick glusterd lost track of
+  const bricks = node.storage ? nodeBricks(dc, node) : [];
+  if (bricks.length) {
+    checkFile(ctx, `file ${BRICK_CHECK}`, `file:${BRICK_CHECK}`, brickCheckScript({ node: node.name, bricks }));
+    checkFile(ctx, `unit file ${BRICK_CHECK_UNIT}.service`, `file:${UNIT_DIR}/${BRICK_CHECK_UNIT}.service`, brickCheckService());
+    checkFile(ctx, `unit file ${BRICK_CHECK_UNIT}.timer`, `file:${UNIT_DIR}/${BRICK_CHECK_UNIT}.timer`, brickCheckTimer());
+    unitState(`${BRICK_CHECK_UNIT}.timer`, "active");
   }
   for (const j of dc.syncJobs.filter((x) => x.node === node.name)) {
     checkFile(ctx, `unit file ${j.unit}.service`, `file:${UNIT_DIR}/${j.unit}.service`, syncService(j));

@@ -2,7 +2,9 @@
 // once between markers, and the parsers of its output (gluster's --xml, /proc/mounts,
 // systemctl). Pure: no I/O here; cli/drift.ts runs the script over SSH and compares.
 import type { DataCenter, MeshNode, Model } from "../model/model";
+import { BRICK_CHECK, BRICK_CHECK_UNIT, GLUSTERD_DROP_IN, GLUSTERD_MESH_WAIT } from "../render/gluster";
 import { shq } from "../render/shell";
+import { dcLead, nodeBricks } from "../render/steps";
 import { tincDir, tincService } from "../render/tinc";
 import { FIREWALL_RULES, UNIT_DIR } from "../render/units";
 
@@ -41,6 +43,14 @@ export function liveScript(model: Model, dc: DataCenter, node: MeshNode): string
     sec("peer-status", "gluster --mode=script --xml peer status");
     sec("volume-info", "gluster --mode=script --xml volume info");
     for (const v of dc.volumes.filter((x) => x.lead === node.name)) sec(`volume-get:${v.name}`, `gluster --mode=script --xml volume get ${shq(v.name)} all`);
+    if (dcLead(dc)?.name === node.name) sec("volume-status", "gluster --mode=script --xml volume status all");
+    sec(`file:${GLUSTERD_DROP_IN}`, `cat ${shq(GLUSTERD_DROP_IN)}`);
+    sec(`file:${GLUSTERD_MESH_WAIT}`, `cat ${shq(GLUSTERD_MESH_WAIT)}`);
+    if (nodeBricks(dc, node).length) {
+      sec(`file:${BRICK_CHECK}`, `cat ${shq(BRICK_CHECK)}`);
+      for (const ext of ["service", "timer"]) sec(`file:${UNIT_DIR}/${BRICK_CHECK_UNIT}.${ext}`, `cat ${shq(`${UNIT_DIR}/${BRICK_CHECK_UNIT}.${ext}`)}`);
+      sec(`unit:${BRICK_CHECK_UNIT}.timer`, `unit_state ${shq(`${BRICK_CHECK_UNIT}.timer`)}`);
+    }
     sec("firewall-table", "nft list table inet glustermesh");
     sec(`file:${FIREWALL_RULES}`, `cat ${shq(FIREWALL_RULES)}`);
   }
@@ -175,6 +185,29 @@ export function parseVolumeInfo(xml: string): LiveVolume[] {
       bricks,
       options,
     };
+  });
+}
+
+export interface LiveBrick {
+  volume: string;
+  /** host:path, as gluster names the brick. */
+  spec: string;
+  online: boolean;
+  /** The TCP port glusterd hands to clients; undefined when it shows none ("N/A"). */
+  port?: number;
+}
+
+/** `volume status all`: the bricks of every started volume (the daemons' rows left out). */
+export function parseVolumeStatus(xml: string): LiveBrick[] {
+  return elements(xml, "volume").flatMap((v) => {
+    const volume = first(v, "volName") ?? "?";
+    return elements(v, "node")
+      .map((n) => ({ host: first(n, "hostname") ?? "", path: first(n, "path") ?? "", status: first(n, "status"), port: first(n, "port") }))
+      .filter((n) => n.path.startsWith("/"))
+      .map((n) => {
+        const port = Number(n.port);
+        return { volume, spec: `${n.host}:${n.path}`, online: n.status === "1", ...(Number.isInteger(port) && port > 0 ? { port } : {}) };
+      });
   });
 }
 

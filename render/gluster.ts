@@ -4,6 +4,7 @@
 import type { Brick, ReplicaSet, Volume } from "../model/model";
 import { VIRT_GROUP, VIRT_GROUP_FILE } from "../model/options";
 import { putFile, script, shq } from "./shell";
+import { UNIT_DIR } from "./units";
 
 const GLUSTER = "gluster --mode=script";
 
@@ -55,10 +56,232 @@ normalise() {
 }
 `;
 
-export function glusterdScript(node: string): string {
+/** Where a storage node keeps the script glusterd.service runs before glusterd (ExecStartPre). */
+export const GLUSTERD_MESH_WAIT = "/usr/local/lib/glustermesh/glusterd-wait-for-mesh";
+/** glustermesh's drop-in for the distribution's glusterd.service. */
+export const GLUSTERD_DROP_IN = "/etc/systemd/system/glusterd.service.d/glustermesh.conf";
+/** Seconds glusterd waits at most for the mesh to reach every peer of its pool before it starts anyway. */
+export const GLUSTERD_MESH_WAIT_SECONDS = 20;
+
+export interface GlusterdMeshArgs {
+  node: string;
+  /** This node's tinc address, the mesh interface, tincd's port and unit. */
+  tinc: string;
+  interface: string;
+  port: number;
+  tincService: string;
+}
+
+/** Where glusterd keeps its trusted pool: one file per peer, `hostname1=` the address it was probed by. */
+export const GLUSTERD_PEERS_DIR = "/var/lib/glusterd/peers";
+
+/**
+ * Run before glusterd starts: wait until the mesh has this node's address and reaches every
+ * peer of glusterd's pool (tincd's port at each peer's address; the pool as glusterd stored it,
+ * so nodes added later need no change here), GLUSTERD_MESH_WAIT_SECONDS at most, nudging tincd
+ * to retry its connections meanwhile. Why, seen in the lab (gluster 10.3): a glusterd started
+ * before the mesh finds every peer unreachable, counts server quorum lost, and when the peers
+ * then answer in one burst it may start the node's brick twice; the second start fails on the
+ * first one's pidfile lock, and glusterd marks the brick stopped while it runs: `volume status`
+ * shows it offline with no port, and heals wait on it. Never fails: peers may be down, and
+ * glusterd must start anyway.
+ */
+export function glusterdMeshWaitScript(a: GlusterdMeshArgs): string {
+  return `#!/bin/bash
+# glustermesh: glusterd on ${a.node} starts once the tinc mesh reaches its trusted pool.
+# Run by glusterd.service (ExecStartPre, ${GLUSTERD_DROP_IN}); never fails.
+set -u
+deadline=$((SECONDS + ${GLUSTERD_MESH_WAIT_SECONDS}))
+has_address() { ip -4 -o addr show dev ${shq(a.interface)} 2>/dev/null | grep -qF ${shq(` ${a.tinc}/`)}; }
+# answering: how many peers accept a connection on tincd's port over the mesh (asked at once).
+answering() {
+  local h p n=0 pids=()
+  for h in "\${peers[@]}"; do
+    # shellcheck disable=SC2016 # $1 expands in the inner shell
+    timeout 1 bash -c ': </dev/tcp/"$1"/${a.port}' _ "$h" >/dev/null 2>&1 &
+    pids+=("$!")
+  done
+  for p in "\${pids[@]}"; do
+    if wait "$p"; then n=$((n + 1)); fi
+  done
+  echo "$n"
+}
+until has_address; do
+  if (( SECONDS >= deadline )); then
+    echo ${shq(`warning: ${a.interface} has no address ${a.tinc} yet (is ${a.tincService} running?); starting glusterd anyway`)}
+    exit 0
+  fi
+  sleep 0.2
+done
+mapfile -t peers < <(sed -n 's/^hostname1=//p' ${GLUSTERD_PEERS_DIR}/* 2>/dev/null | sort -u)
+if (( \${#peers[@]} == 0 )); then exit 0; fi
+while :; do
+  n=$(answering)
+  if (( n == \${#peers[@]} )); then
+    echo "the mesh reaches all $n peers of the pool after \${SECONDS}s"
+    exit 0
+  fi
+  if (( SECONDS >= deadline )); then
+    echo "warning: the mesh reaches $n of \${#peers[@]} peers of the pool after \${SECONDS}s; starting glusterd anyway"
+    exit 0
+  fi
+  # tincd waits 5 s and more before it retries a peer it could not reach: make it retry now
+  systemctl kill --kill-whom=main --signal=SIGALRM ${shq(a.tincService)} 2>/dev/null || true
+  sleep 0.5
+done
+`;
+}
+
+/** glustermesh's drop-in for glusterd.service: after the mesh, and only once it reaches the pool. */
+export function glusterdDropIn(tincService: string): string {
+  return `# glustermesh: glusterd reaches its peers over the tinc mesh; it starts once the mesh reaches them.
+[Unit]
+Wants=${tincService}
+After=${tincService}
+
+[Service]
+ExecStartPre=/bin/bash ${GLUSTERD_MESH_WAIT}
+`;
+}
+
+/** The script the brick check timer runs, and its units. */
+export const BRICK_CHECK = "/usr/local/lib/glustermesh/brick-check";
+export const BRICK_CHECK_UNIT = "glustermesh-brick-check";
+/** Where glusterd's log is, and where a brick's glusterfsd keeps its pid. */
+export const GLUSTERD_LOG = "/var/log/glusterfs/glusterd.log";
+export const GLUSTER_RUN_DIR = "/var/run/gluster";
+/** Minutes between two repairs on one node, at least: a repair that does not help is not repeated in a loop. */
+export const BRICK_REPAIR_MINUTES = 5;
+
+/** glusterd's pidfile of a brick: <run dir>/vols/VOLUME/<host>-<path with / as ->.pid */
+export function brickPidfile(volume: string, b: Pick<Brick, "spec" | "path">): string {
+  const host = b.spec.slice(0, b.spec.length - b.path.length - 1);
+  return `${GLUSTER_RUN_DIR}/vols/${volume}/${host}${b.path.replace(/\//g, "-")}.pid`;
+}
+
+export interface BrickCheckArgs {
+  node: string;
+  bricks: Array<{ volume: string; brick: Pick<Brick, "spec" | "path"> }>;
+}
+
+/**
+ * Gluster 10 may start a brick twice when server quorum comes back (gluster issue 4080, open,
+ * no fix merged; seen in the lab): the second glusterfsd fails on the first one's pidfile lock,
+ * glusterd logs "Unable to start brick" and then shows the brick offline or without a port
+ * while the first process runs. Clients and heals that connect anew ask glusterd for the port
+ * and get none: the replica set silently serves from one brick. This check, every minute,
+ * finds exactly that (the brick's process runs, glusterd gave up a start of it after that
+ * process began, and `volume status` still shows it offline or portless) and repairs it the
+ * only way without `force`: stop that process, restart glusterd, which starts the brick afresh.
+ * At most once per BRICK_REPAIR_MINUTES. A brick stopped for a reason (server quorum lost, a
+ * disk gone) has no running process and is left alone. Never fails.
+ */
+export function brickCheckScript(a: BrickCheckArgs): string {
+  const entries = a.bricks.map(({ volume, brick }) => shq(`${volume}|${brick.spec}|${brickPidfile(volume, brick)}`)).join(" ");
+  return `#!/bin/bash
+# glustermesh: on ${a.node}, restart a brick that glusterd lost track of (gluster issue 4080).
+# Run by ${BRICK_CHECK_UNIT}.timer every minute; never fails.
+set -u
+export LC_ALL=C
+bricks=(${entries})
+stamp=/run/glustermesh/brick-check.repaired
+systemctl is-active --quiet glusterd.service || exit 0
+[[ -r ${GLUSTERD_LOG} ]] || exit 0
+# lost VOLUME SPEC PID: glusterd gave up starting the brick after PID began, and still shows it offline or without a port.
+lost() {
+  local stat fields started line when out status port
+  # the process's start: field 22 of /proc/PID/stat (clock ticks after boot), after "pid (comm)"
+  stat=$(cat "/proc/$3/stat" 2>/dev/null) || return 1
+  read -r -a fields <<<"\${stat##*) }"
+  started=$(( $(awk '$1 == "btime" { print $2 }' /proc/stat) + fields[19] / $(getconf CLK_TCK) ))
+  line=$(tail -n 20000 ${GLUSTERD_LOG} | grep -F "Unable to start brick $2" | tail -n 1)
+  [[ -n $line ]] || return 1
+  when=$(date -u -d "$(sed -n 's/^\\[\\([0-9-]* [0-9:]*\\).*/\\1/p' <<<"$line")" +%s 2>/dev/null) || return 1
+  (( when + 1 >= started )) || return 1
+  out=$(gluster --mode=script --xml volume status "$1" "$2" 2>/dev/null) || return 1
+  status=$(sed -n 's:.*<status>\\(.*\\)</status>.*:\\1:p' <<<"$out" | head -n 1)
+  port=$(sed -n 's:.*<port>\\(.*\\)</port>.*:\\1:p' <<<"$out" | head -n 1)
+  [[ -n $status ]] || return 1
+  if [[ $status == 1 && $port =~ ^[1-9][0-9]*$ ]]; then return 1; fi
+  echo "brick $2 of $1: its process $3 runs, but glusterd gave up starting it at $(date -u -d "@$when" '+%F %T') UTC and shows it $([[ $status == 1 ]] && echo "without a port" || echo offline) (gluster issue 4080, a brick started twice): clients and heals that connect anew cannot reach it"
+}
+pids=()
+for entry in "\${bricks[@]}"; do
+  IFS='|' read -r volume spec pidfile <<<"$entry"
+  pid=$(cat "$pidfile" 2>/dev/null) || continue
+  if ! [[ $pid =~ ^[0-9]+$ && $(cat "/proc/$pid/comm" 2>/dev/null) == glusterfsd ]]; then continue; fi
+  if lost "$volume" "$spec" "$pid"; then pids+=("$pid"); fi
+done
+(( \${#pids[@]} > 0 )) || exit 0
+if [[ -f $stamp ]] && (( $(date +%s) - $(stat -c %Y "$stamp") < ${BRICK_REPAIR_MINUTES * 60} )); then
+  echo "warning: a repair ran less than ${BRICK_REPAIR_MINUTES} minutes ago; not again yet"
+  exit 0
+fi
+mkdir -p /run/glustermesh
+touch "$stamp"
+echo "stopping brick process \${pids[*]} and restarting glusterd, which starts the brick afresh"
+kill "\${pids[@]}" 2>/dev/null
+for _ in {1..50}; do
+  alive=0
+  for pid in "\${pids[@]}"; do [[ -e /proc/$pid ]] && alive=1; done
+  (( alive )) || break
+  sleep 0.2
+done
+systemctl restart glusterd.service
+`;
+}
+
+export function brickCheckService(): string {
+  return `[Unit]
+Description=glustermesh: restart a brick that glusterd lost track of (gluster issue 4080)
+After=glusterd.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/bash ${BRICK_CHECK}
+`;
+}
+
+export function brickCheckTimer(): string {
+  return `[Unit]
+Description=glustermesh: check every minute that glusterd keeps track of this node's bricks
+
+[Timer]
+OnBootSec=30s
+OnUnitActiveSec=1min
+AccuracySec=5s
+
+[Install]
+WantedBy=timers.target
+`;
+}
+
+/** glusterd, started once the mesh reaches its pool, and the check that repairs a brick it lost track of. */
+export function glusterdScript(a: GlusterdMeshArgs & BrickCheckArgs): string {
+  const node = a.node;
+  const timer = `${BRICK_CHECK_UNIT}.timer`;
+  const brickCheck = a.bricks.length
+    ? `${putFile(BRICK_CHECK, "755", brickCheckScript(a))}
+reload=0
+${putFile(`${UNIT_DIR}/${BRICK_CHECK_UNIT}.service`, "644", brickCheckService(), "reload=1")}
+${putFile(`${UNIT_DIR}/${timer}`, "644", brickCheckTimer(), "reload=1")}
+if (( reload )); then systemctl daemon-reload; fi
+if ! systemctl is-enabled --quiet ${timer}; then
+  systemctl enable --quiet ${timer}
+  changed "enabled ${timer}"
+fi
+if ! systemctl is-active --quiet ${timer}; then
+  systemctl start ${timer}
+  changed "started ${timer}"
+fi`
+    : "";
   return script(
     `glusterd on ${node}`,
     `
+# the drop-in first: the package's own start of glusterd already waits for the mesh
+${putFile(GLUSTERD_MESH_WAIT, "755", glusterdMeshWaitScript(a))}
+${putFile(GLUSTERD_DROP_IN, "644", glusterdDropIn(a.tincService), "systemctl daemon-reload")}
+${brickCheck}
 need_packages glusterfs-server
 if ! systemctl is-enabled --quiet glusterd.service; then
   systemctl enable --quiet glusterd.service

@@ -49,6 +49,22 @@ export function dcLead(dc: DataCenter): MeshNode | undefined {
   return dc.nodes.find((n) => n.name === lead) ?? dc.storageNodes.slice().sort((a, b) => naturalCompare(a.name, b.name))[0];
 }
 
+/** What a storage node's glusterd waits for before it starts: its own address on the mesh. */
+export function glusterdMeshArgs(model: Model, n: MeshNode): gluster.GlusterdMeshArgs {
+  return {
+    node: n.name,
+    tinc: n.tinc,
+    interface: model.mesh.interface,
+    port: model.mesh.port,
+    tincService: tincService(model.mesh.name),
+  };
+}
+
+/** The bricks a node holds, with their volumes: what its brick check watches. */
+export function nodeBricks(dc: DataCenter, n: MeshNode): gluster.BrickCheckArgs["bricks"] {
+  return dc.volumes.flatMap((v) => v.replicaSets.flatMap((s) => s.bricks).filter((b) => b.node === n.name).map((brick) => ({ volume: v.name, brick })));
+}
+
 export function dcSteps(model: Model, dcName: string, syncBundle = "dist/glustermesh-sync.js"): Step[] {
   const dc = dcOf(model, dcName);
   const d = dc.name;
@@ -88,7 +104,16 @@ export function dcSteps(model: Model, dcName: string, syncBundle = "dist/gluster
   // Gluster servers and the trusted pool.
   for (const n of dc.storageNodes) {
     add({ kind: "command", name: `${d}/host/${n.name}/firewall`, component: "host", node: n.name, after: [], script: firewallScript(n.name, mesh.interface), summary: `let gluster's ports answer only on the tinc interface of ${n.name}` });
-    add({ kind: "command", name: `${d}/gluster/${n.name}/glusterd`, component: "cluster", node: n.name, after: [`${d}/host/${n.name}/firewall`], script: gluster.glusterdScript(n.name), summary: `install and run glusterd on ${n.name}` });
+    add({
+      kind: "command",
+      name: `${d}/gluster/${n.name}/glusterd`,
+      component: "cluster",
+      node: n.name,
+      // glusterd starts once the mesh is up (its drop-in waits for it): after this node's mesh step
+      after: [`${d}/host/${n.name}/firewall`, `${d}/mesh/${n.name}/config`],
+      script: gluster.glusterdScript({ ...glusterdMeshArgs(model, n), bricks: nodeBricks(dc, n) }),
+      summary: `install and run glusterd on ${n.name}, started only once the mesh reaches its pool`,
+    });
   }
   const lead = dcLead(dc);
   const probeOf = (node: string) => (lead && node !== lead.name ? [`${d}/cluster/probe/${node}`] : []);

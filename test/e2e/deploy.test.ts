@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { describeRollout, FIRST_ROLLOUT, rollout, tincAddress, writeLabInventory } from "../../lab/deploy";
-import { freshLab, healEntries, markDeployed, note, peers, sh, skip, unmarkDeployed, volumeGet, volumeInfo, waitFor, type Shared, log } from "./helpers";
+import { brickOnline, freshLab, healEntries, markDeployed, note, peers, sh, skip, unmarkDeployed, volumeGet, volumeInfo, waitFor, type Shared, log } from "./helpers";
 import type { Lab } from "../../lab/hosts";
 import { SPARE_HOSTS } from "../../lab/layout";
 import { SYNC_BUNDLE } from "../../render/units";
@@ -160,8 +160,10 @@ echo "failed=$(systemctl --failed --plain --no-legend | awk '{print $1}' | tr '\
     labb2: ["mnt-gluster-laba-projects.mount"],
   };
   for (const m of expectMounts[host] ?? []) if (kv[m] !== "active") problems.push(`${host}: ${m} ${kv[m] ?? "missing"}`);
-  const timers = ["laba1", "laba2", "labb1", "labb2"].includes(host) ? Object.keys(kv).filter((k) => k.endsWith(".timer")) : [];
-  if (["laba1", "laba2", "labb1", "labb2"].includes(host) && timers.length === 0) problems.push(`${host}: no sync timer`);
+  const timers = Object.keys(kv).filter((k) => k.endsWith(".timer"));
+  if (["laba1", "laba2", "labb1", "labb2"].includes(host) && !timers.some((t) => t.startsWith("glustermesh-sync-"))) problems.push(`${host}: no sync timer`);
+  // every storage node of the first rollout holds a brick: the brick check runs there
+  if ((STORAGE_A.includes(host) || LABB.includes(host)) && !timers.includes("glustermesh-brick-check.timer")) problems.push(`${host}: no brick check timer`);
   for (const t of timers) if (kv[t] !== "active") problems.push(`${host}: ${t} ${kv[t]}`);
   if (kv.failed?.trim()) problems.push(`${host}: failed units ${kv.failed.trim()}`);
   return problems;
@@ -213,6 +215,16 @@ test("a rebooted host comes back with tinc, glusterd, mounts and timers", { skip
       const p = await unitsHealthy(h);
       return p.length === 0 ? true : (log(p.join("; ")), false);
     }, 90_000, 2000).catch(async (e: Error) => assert.fail(`${e.message}: ${(await unitsHealthy(h)).join("; ")}`));
+    // and its bricks serve: online, with a port glusterd hands to clients (glusterd waited for
+    // the mesh before it started; a brick it lost track of anyway is the brick check's to repair)
+    if (STORAGE_A.includes(h)) {
+      for (const v of ["projects", ...(h === "laba3" || h === "laba4" ? ["scratch"] : [])]) {
+        await waitFor(`${h}'s brick of ${v} online with a port after reboot`, () => brickOnline(lab, "laba2", v, h), 150_000, 1000);
+      }
+      const waited = await sh(lab, h, "journalctl -b -u glusterd.service -o cat --no-pager | grep -m1 'the mesh reaches' || true");
+      assert.match(waited.stdout, /the mesh reaches (all \d+|\d+ of \d+) peers of the pool after \d+s/, `${h}: glusterd's drop-in did not wait for the mesh`);
+      note(`${h}: glusterd started after: ${waited.stdout.trim()}`);
+    }
     note(`${h} rebooted and healthy in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   }
   // laba1's bricks are back and heal what laba5 wrote meanwhile

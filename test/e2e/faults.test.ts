@@ -117,7 +117,8 @@ test("a whole lab DC down: laba keeps serving laba5; labb rejoins cleanly", { sk
   }
   await waitFor("labb peers connected", async () => (await peers(lab, "labb1"))[tincAddress("labb2")] === true, 60_000);
   assert.equal((await volumeInfo(lab, "labb1", "projects")).status, "Started");
-  await waitFor("labb's bricks online", async () => (await brickOnline(lab, "labb1", "projects", "labb1")) && (await brickOnline(lab, "labb1", "projects", "labb2")), 60_000);
+  // online with a port; a brick glusterd lost track of at boot (gluster issue 4080) is repaired by the brick check
+  await waitFor("labb's bricks online", async () => (await brickOnline(lab, "labb1", "projects", "labb1")) && (await brickOnline(lab, "labb1", "projects", "labb2")), 150_000);
   await waitFor("laba5's mount of labb works again", async () => {
     const r = await sh(lab, "laba5", `timeout 20 sh -c 'echo back > ${B}/faults-labb-back.txt && cat ${B}/faults-labb-back.txt'`, 40_000);
     return r.code === 0 && r.stdout.trim() === "back";

@@ -9,7 +9,9 @@ import { hostFile, tincConf, tincUp } from "../../render/tinc";
 import { firewallRules, mountUnit, syncService, syncTimer } from "../../render/units";
 import { connectTo } from "../../model/model";
 import { checkDrift, compareDc, exitCode, formatReport, type NodeCapture } from "../../cli/drift";
-import { MARK, parseLiveOutput, parsePeerStatus, parseVolumeGet, parseVolumeInfo } from "../../cli/live";
+import { MARK, liveScript, parseLiveOutput, parsePeerStatus, parseVolumeGet, parseVolumeInfo, parseVolumeStatus } from "../../cli/live";
+import { BRICK_CHECK, brickCheckScript, brickCheckService, brickCheckTimer, GLUSTERD_DROP_IN, GLUSTERD_MESH_WAIT, glusterdDropIn, glusterdMeshWaitScript } from "../../render/gluster";
+import { glusterdMeshArgs, nodeBricks } from "../../render/steps";
 import { baseTexts, sample } from "./fixtures";
 import { runCommand } from "./cli";
 
@@ -46,9 +48,16 @@ function healthy(m: Model, node: string): Sections {
     "peer-status": { stdout: sample(`peer-status-${node}.xml`) },
     "volume-info": { stdout: sample(`volume-info-${node}.xml`) },
     "firewall-table": { stdout: sample("nft-list-table.txt") },
+    [`file:${GLUSTERD_DROP_IN}`]: { stdout: glusterdDropIn("tinc@glustermesh.service") },
+    [`file:${GLUSTERD_MESH_WAIT}`]: { stdout: glusterdMeshWaitScript(glusterdMeshArgs(m, n)) },
     "file:/etc/glustermesh/firewall.nft": { stdout: firewallRules("glustermesh") },
   };
   for (const x of m.nodes) s[`tinc-host:${x.name}`] = { stdout: hostFile({ name: x.name, address: x.address, tinc: x.tinc, publicKey: KEY(x.name) }, 655) };
+  s[`file:${BRICK_CHECK}`] = { stdout: brickCheckScript({ node, bricks: nodeBricks(dc, n) }) };
+  s["file:/etc/systemd/system/glustermesh-brick-check.service"] = { stdout: brickCheckService() };
+  s["file:/etc/systemd/system/glustermesh-brick-check.timer"] = { stdout: brickCheckTimer() };
+  s["unit:glustermesh-brick-check.timer"] = { stdout: "enabled=enabled\nactive=active\n" };
+  if (node === "laba1") s["volume-status"] = { stdout: sample("volume-status-laba1.xml") };
   if (dc.volumes.some((v) => v.lead === node)) s["volume-get:projects"] = { stdout: sample("volume-get-projects.xml") };
   for (const mt of dc.mounts.filter((x) => x.node === node)) {
     s[`file:/etc/systemd/system/${mt.unit}`] = { stdout: mountUnit(mt, "tinc@glustermesh.service") };
@@ -85,6 +94,12 @@ function check(edit: (m: Model, a1: Sections, a2: Sections) => void = () => unde
   return compareDc(m, "laba", [capture("laba1", a1), capture("laba2", a2)]);
 }
 
+function liveScriptOf(node: string): string {
+  const m = model();
+  const dc = m.dcs.find((d) => d.name === "laba")!;
+  return liveScript(m, dc, m.nodes.find((n) => n.name === node)!);
+}
+
 const lines = (r: ReturnType<typeof check>) => r.drift.map((d) => `${d.node} | ${d.item} | ${d.expected} | ${d.found}`);
 
 test("parsers read real gluster 10.3 XML", () => {
@@ -100,6 +115,10 @@ test("parsers read real gluster 10.3 XML", () => {
   assert.equal(got["performance.quick-read"], "off");
   assert.equal(got["cluster.lookup-unhashed"], "on"); // " (DEFAULT)" dropped
   assert.equal(got["cluster.eager-lock"], "enable");
+  assert.deepEqual(parseVolumeStatus(sample("volume-status-laba1.xml")), [
+    { volume: "projects", spec: "10.1.1.1:/mnt/bricks/projects", online: true, port: 54503 },
+    { volume: "projects", spec: "10.1.1.2:/mnt/bricks/projects", online: true, port: 57375 },
+  ]);
   const live = parseLiveOutput(render({ a: { stdout: "x\n\n" }, b: { stdout: "no newline", rc: 3, stderr: "oops" } }));
   assert.equal(live.complete, true);
   assert.deepEqual(live.sections.get("a"), { name: "a", stdout: "x\n\n", stderr: "", rc: 0 });
@@ -131,6 +150,40 @@ test("a peer detached or disconnected", () => {
   assert.deepEqual(lines(gone), ["laba1 | peer 10.1.1.2 (laba2) | Peer in Cluster (Connected) | not in the pool"]);
   const down = check((m, a1) => (a1["peer-status"] = { stdout: sample("peer-status-laba1-laba2-down.xml") }));
   assert.deepEqual(lines(down), ["laba1 | peer 10.1.1.2 (laba2) | Peer in Cluster (Connected) | Peer in Cluster (Disconnected)"]);
+});
+
+test("a brick offline, a brick glusterd shows without a port, a brick missing: named by the DC's lead, exit 2", () => {
+  const status = sample("volume-status-laba1.xml");
+  const brick2 = /<node>\s*<hostname>10\.1\.1\.2<\/hostname>[\s\S]*?<\/node>/;
+  const edit = (f: (node: string) => string) => status.replace(brick2, f);
+  // gluster 10.3 after server quorum came back: the brick's process runs, glusterd has no port for it
+  const portless = check((m, a1) => (a1["volume-status"] = { stdout: edit((n) => n.replace(/<port>57375<\/port>/, "<port>N/A</port>").replace(/<tcp>57375<\/tcp>/, "<tcp>N/A</tcp>")) }));
+  assert.deepEqual(lines(portless), ["laba1 | brick 10.1.1.2:/mnt/bricks/projects of projects (laba2) | online, with a port | online without a port: glusterd lost track of the brick's process; clients and heals cannot reach it (restart glusterd on that node)"]);
+  assert.equal(exitCode(portless), 2);
+  const offline = check((m, a1) => (a1["volume-status"] = { stdout: edit((n) => n.replace("<status>1</status>", "<status>0</status>").replace(/<port>57375<\/port>/, "<port>N/A</port>")) }));
+  assert.deepEqual(lines(offline), ["laba1 | brick 10.1.1.2:/mnt/bricks/projects of projects (laba2) | online, with a port | offline"]);
+  const missing = check((m, a1) => (a1["volume-status"] = { stdout: edit(() => "") }));
+  assert.deepEqual(lines(missing), ["laba1 | brick 10.1.1.2:/mnt/bricks/projects of projects (laba2) | online, with a port | not in volume status (its node not connected to this one?)"]);
+  // a volume that is not started is not in `volume status all`: its status is the drift, not its bricks
+  const stopped = check((m, a1) => {
+    a1["volume-status"] = { stdout: status.replace(/<volumes>[\s\S]*<\/volumes>/, "<volumes/>") };
+    a1["volume-info"] = { stdout: sample("volume-info-laba1.xml").replace("<statusStr>Started</statusStr>", "<statusStr>Stopped</statusStr>") };
+  });
+  assert.deepEqual(lines(stopped), ["laba1 | volume projects status | Started | Stopped"]);
+  // only the lead asks (`volume status` takes a cluster-wide lock)
+  assert.match(liveScriptOf("laba1"), /volume status all/);
+  assert.doesNotMatch(liveScriptOf("laba2"), /volume status/);
+});
+
+test("glusterd's drop-in or its wait-for-the-mesh script missing or edited; the brick check timer disabled", () => {
+  const gone = check((m, a1, a2) => (a2[`file:${GLUSTERD_DROP_IN}`] = { stdout: "", rc: 1, stderr: "cat: No such file or directory\n" }));
+  assert.equal(lines(gone).length, 1);
+  assert.match(lines(gone)[0], /^laba2 \| file \/etc\/systemd\/system\/glusterd\.service\.d\/glustermesh\.conf \| /);
+  const timer = check((m, a1, a2) => (a2["unit:glustermesh-brick-check.timer"] = { stdout: "enabled=disabled\nactive=inactive\n" }));
+  assert.deepEqual(lines(timer), ["laba2 | unit glustermesh-brick-check.timer | enabled | disabled", "laba2 | unit glustermesh-brick-check.timer | active | inactive"]);
+  const edited = check((m, a1) => (a1[`file:${GLUSTERD_MESH_WAIT}`] = { stdout: a1[`file:${GLUSTERD_MESH_WAIT}`]!.stdout.replace("SECONDS + 20", "SECONDS + 0") }));
+  assert.equal(lines(edited).length, 1);
+  assert.match(lines(edited)[0], /^laba1 \| file \/usr\/local\/lib\/glustermesh\/glusterd-wait-for-mesh \| /);
 });
 
 test("tincd stopped, a host file edited, a stray host file", () => {

@@ -1,6 +1,7 @@
 // A small two-DC inventory as in-memory texts (the laba/labb names of the lab), and helpers
 // to edit it for plan and drift tests. The gluster samples in samples/ were recorded from
-// real glusterd 10.3 processes serving exactly this inventory's DC laba.
+// real glusterd 10.3 processes serving exactly this inventory's DC laba (volume-status-laba1.xml
+// was recorded from the lab's laba1 and edited to this inventory's two bricks).
 import * as fs from "node:fs";
 import * as path from "node:path";
 

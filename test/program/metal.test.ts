@@ -84,10 +84,11 @@ function checkStack(result: ProgramResult, e: Expect) {
   const waits = (later: string, earlier: string) => assert.ok(rs.waitsFor(later, earlier), `${later} must wait for ${earlier}`);
   for (const n of e.nodes) {
     waits(`${d}/mesh/${n}/config`, `${d}/mesh/${n}/key`);
-    // glusterd starts only behind the firewall, while the mesh comes up; anything that talks
-    // over the mesh (probe, pool, volumes) waits for the mesh too.
+    // glusterd starts only behind the firewall and once the node is on the mesh (its drop-in
+    // waits for the mesh's address and its pool); anything that talks over the mesh (probe,
+    // pool, volumes) waits for the mesh too.
     waits(`${d}/gluster/${n}/glusterd`, `${d}/host/${n}/firewall`);
-    assert.ok(!rs.waitsFor(`${d}/gluster/${n}/glusterd`, `${d}/mesh/${n}/config`), "glusterd need not wait for the mesh");
+    waits(`${d}/gluster/${n}/glusterd`, `${d}/mesh/${n}/config`);
     waits(`${d}/gluster/${n}/pool`, `${d}/mesh/${n}/config`);
     // Bricks are made once the node sees the whole pool (a stale mark is judged against its volumes).
     waits(`${d}/gluster/${n}/pool`, `${d}/gluster/${n}/glusterd`);

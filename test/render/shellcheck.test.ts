@@ -8,7 +8,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { tincDown, tincUp } from "../../render/tinc";
-import { dcSteps } from "../../render/steps";
+import { brickCheckScript, glusterdMeshWaitScript } from "../../render/gluster";
+import { dcSteps, glusterdMeshArgs, nodeBricks } from "../../render/steps";
 import { allSteps, fakeFacts, models, ownFacts, scriptOf, tmpdir } from "./helpers";
 
 interface Rendered {
@@ -18,9 +19,11 @@ interface Rendered {
   brickPaths: string[];
 }
 
-function renderAll(): { bash: Rendered[]; sh: Rendered[] } {
+function renderAll(): { bash: Rendered[]; sh: Rendered[]; hostScripts: Rendered[] } {
   const bash: Rendered[] = [];
   const sh: Rendered[] = [];
+  // scripts installed on the hosts and run by systemd (not steps: no strict mode, they never fail)
+  const hostScripts: Rendered[] = [];
   for (const { label, model } of models()) {
     const facts = fakeFacts(model);
     const brickPaths = [...new Set(model.dcs.flatMap((d) => d.volumes.flatMap((v) => v.replicaSets.flatMap((s) => s.bricks.map((b) => b.path)))))];
@@ -40,8 +43,15 @@ function renderAll(): { bash: Rendered[]; sh: Rendered[] } {
       sh.push({ label: `${label}:${n.name}/tinc-up`, text: tincUp({ tinc: n.tinc, prefix: model.mesh.prefix }), brickPaths });
       sh.push({ label: `${label}:${n.name}/tinc-down`, text: tincDown({ tinc: n.tinc, prefix: model.mesh.prefix }), brickPaths });
     }
+    for (const dc of model.dcs) {
+      for (const n of dc.storageNodes) {
+        hostScripts.push({ label: `${label}:${n.name}/glusterd-wait-for-mesh`, text: glusterdMeshWaitScript(glusterdMeshArgs(model, n)), brickPaths });
+        const bricks = nodeBricks(dc, n);
+        if (bricks.length) hostScripts.push({ label: `${label}:${n.name}/brick-check`, text: brickCheckScript({ node: n.name, bricks }), brickPaths });
+      }
+    }
   }
-  return { bash, sh };
+  return { bash, sh, hostScripts };
 }
 
 /** shellcheck over many files, one call per core (each with many files); findings prefixed with the script's label. */
@@ -144,6 +154,14 @@ test("every step script of every DC (real inventory and fixture) passes shellche
 test("tinc-up and tinc-down of every node pass shellcheck -s sh", async () => {
   for (const s of rendered.sh) assert.ok(s.text.startsWith("#!/bin/sh\n"), s.label);
   const r = await shellcheck(rendered.sh, "sh");
+  assert.deepEqual(r.findings, []);
+  assert.equal(r.status, 0);
+});
+
+test("the scripts systemd runs on storage nodes (glusterd's wait for the mesh, the brick check) pass shellcheck -s bash", async () => {
+  assert.ok(rendered.hostScripts.length > 10, `only ${rendered.hostScripts.length} scripts`);
+  assert.ok(rendered.hostScripts.some((s) => s.label.endsWith("/brick-check")) && rendered.hostScripts.some((s) => s.label.endsWith("/glusterd-wait-for-mesh")));
+  const r = await shellcheck(rendered.hostScripts, "bash");
   assert.deepEqual(r.findings, []);
   assert.equal(r.status, 0);
 });

@@ -1,5 +1,5 @@
 // systemd units as systemd itself reads them: `systemd-analyze verify` on every unit a node gets
-// (mounts, sync service + timer, firewall), systemdEscapePath against `systemd-escape --path`,
+// (mounts, sync service + timer, firewall, brick check service + timer), systemdEscapePath against `systemd-escape --path`,
 // and calendarFor against `systemd-analyze calendar`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,6 +10,8 @@ import { systemdEscapePath, type Model } from "../../model/model";
 import { tincService } from "../../render/tinc";
 import { calendarFor, firewallUnit, FIREWALL_UNIT, mountUnit, syncService, syncTimer } from "../../render/units";
 import { validateTexts } from "../../model/load";
+import { BRICK_CHECK_UNIT, brickCheckService, brickCheckTimer, glusterdDropIn } from "../../render/gluster";
+import { nodeBricks } from "../../render/steps";
 import { fixtureTexts, replaceOnce } from "../inventory/fixtures";
 import { models, tmpdir } from "./helpers";
 
@@ -19,7 +21,13 @@ function unitsByNode(model: Model): Map<string, Map<string, string>> {
   const at = (node: string) => out.get(node) ?? out.set(node, new Map()).get(node)!;
   const tinc = tincService(model.mesh.name);
   for (const dc of model.dcs) {
-    for (const n of dc.storageNodes) at(n.name).set(FIREWALL_UNIT, firewallUnit());
+    for (const n of dc.storageNodes) {
+      at(n.name).set(FIREWALL_UNIT, firewallUnit());
+      if (nodeBricks(dc, n).length) {
+        at(n.name).set(`${BRICK_CHECK_UNIT}.service`, brickCheckService());
+        at(n.name).set(`${BRICK_CHECK_UNIT}.timer`, brickCheckTimer());
+      }
+    }
     for (const m of dc.mounts) {
       const units = at(m.node);
       assert.ok(!units.has(m.unit), `${m.node} mounts ${m.unit} twice`);
@@ -101,6 +109,28 @@ test("systemd-analyze verify does catch broken units (the check can fail)", () =
     assert.match(r.out, expected, `${name}: ${r.out}`);
     fs.rmSync(path.dirname(files[0]), { recursive: true, force: true });
   }
+});
+
+test("glusterd's drop-in passes systemd-analyze verify on top of a glusterd.service like Debian's, and a broken one is caught", () => {
+  // Debian's glusterd.service (glusterfs-server 10), as far as verify cares
+  const debian = "[Unit]\nDescription=GlusterFS, a clustered file-system server\nAfter=network.target\n\n[Service]\nType=forking\nPIDFile=/run/glusterd.pid\nExecStart=/bin/true\n\n[Install]\nWantedBy=multi-user.target\n";
+  const check = (dropIn: string) => {
+    const dir = tmpdir("glusterd-drop-in");
+    fs.mkdirSync(path.join(dir, "glusterd.service.d"));
+    fs.writeFileSync(path.join(dir, "glusterd.service"), debian);
+    fs.writeFileSync(path.join(dir, "glusterd.service.d", "glustermesh.conf"), dropIn);
+    const r = verify([path.join(dir, "glusterd.service")]);
+    fs.rmSync(dir, { recursive: true, force: true });
+    return r;
+  };
+  const good = glusterdDropIn(tincService(all[0].model.mesh.name));
+  assert.match(good, /^After=tinc@\S+\.service$/m);
+  assert.match(good, /^ExecStartPre=\/bin\/bash \/\S+$/m);
+  const r = check(good);
+  assert.equal(r.out, "");
+  assert.equal(r.status, 0);
+  // the drop-in is read: a misspelt key in it is reported
+  assert.match(check(good.replace("ExecStartPre=", "ExecStartPr=")).out, /glustermesh\.conf:\d+: Unknown key 'ExecStartPr'/);
 });
 
 test("systemdEscapePath matches systemd-escape --path", () => {

@@ -105,7 +105,7 @@ test("with one storage node of laba down the other copy's timer still syncs", { 
     const secs = await expectSynced(["labb1", "labb2"], id, img, "laba (laba1 dead) -> labb");
     note(`laba1 dead: laba2's timer synced the image after ${secs.toFixed(1)}s`);
   } finally {
-    // Back, its bricks online (restarting glusterd once if it came back without them), healed.
+    // Back, its bricks online with a port (the brick check repairs one glusterd lost track of), healed.
     await restore(lab, "laba1", ["projects"], "laba2");
     await waitFor("laba1 back in the pool", async () => (await peers(lab, "laba2"))["10.250.1.1"] === true, 60_000, 1000);
   }

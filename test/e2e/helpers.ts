@@ -163,7 +163,7 @@ export async function brickOnline(lab: Lab, from: string, volume: string, host: 
 
 /** What the brick check timer repaired on `host` (gluster issue 4080), from its journal. */
 export async function brickRepairs(lab: Lab, host: string): Promise<string[]> {
-  const r = await sh(lab, host, "journalctl -u glustermesh-brick-check.service -o cat --no-pager | grep 'gluster issue 4080' || true", 20_000);
+  const r = await sh(lab, host, "journalctl -u glustermesh-brick-check.service -o cat --no-pager | grep 'runs, but glusterd gave up starting it' || true", 20_000);
   return r.stdout.split("\n").filter(Boolean);
 }
 

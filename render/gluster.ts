@@ -93,18 +93,17 @@ export function glusterdMeshWaitScript(a: GlusterdMeshArgs): string {
 set -u
 deadline=$((SECONDS + ${GLUSTERD_MESH_WAIT_SECONDS}))
 has_address() { ip -4 -o addr show dev ${shq(a.interface)} 2>/dev/null | grep -qF ${shq(` ${a.tinc}/`)}; }
-# answering: how many peers accept a connection on tincd's port over the mesh (asked at once).
-answering() {
-  local h p n=0 pids=()
-  for h in "\${peers[@]}"; do
+# silent: the peers that do not accept a connection on tincd's port over the mesh (asked at once).
+silent() {
+  local i pids=()
+  for i in "\${!peers[@]}"; do
     # shellcheck disable=SC2016 # $1 expands in the inner shell
-    timeout 1 bash -c ': </dev/tcp/"$1"/${a.port}' _ "$h" >/dev/null 2>&1 &
-    pids+=("$!")
+    timeout 1 bash -c ': </dev/tcp/"$1"/${a.port}' _ "\${peers[i]}" >/dev/null 2>&1 &
+    pids[i]=$!
   done
-  for p in "\${pids[@]}"; do
-    if wait "$p"; then n=$((n + 1)); fi
+  for i in "\${!peers[@]}"; do
+    if ! wait "\${pids[i]}"; then echo "\${peers[i]}"; fi
   done
-  echo "$n"
 }
 until has_address; do
   if (( SECONDS >= deadline )); then
@@ -116,13 +115,15 @@ done
 mapfile -t peers < <(sed -n 's/^hostname1=//p' ${GLUSTERD_PEERS_DIR}/* 2>/dev/null | sort -u)
 if (( \${#peers[@]} == 0 )); then exit 0; fi
 while :; do
-  n=$(answering)
-  if (( n == \${#peers[@]} )); then
-    echo "the mesh reaches all $n peers of the pool after \${SECONDS}s"
+  mapfile -t missing < <(silent)
+  if (( \${#missing[@]} == 0 )); then
+    echo "the mesh reaches every peer of the pool (\${#peers[@]}) after \${SECONDS}s"
     exit 0
   fi
   if (( SECONDS >= deadline )); then
-    echo "warning: the mesh reaches $n of \${#peers[@]} peers of the pool after \${SECONDS}s; starting glusterd anyway"
+    echo "warning: the mesh reaches $(( \${#peers[@]} - \${#missing[@]} )) of \${#peers[@]} peers of the pool after \${SECONDS}s (silent: \${missing[*]}); starting glusterd anyway; tincd logs its connections, nodes, edges and subnets now"
+    systemctl kill --kill-whom=main --signal=SIGUSR1 ${shq(a.tincService)} 2>/dev/null || true
+    systemctl kill --kill-whom=main --signal=SIGUSR2 ${shq(a.tincService)} 2>/dev/null || true
     exit 0
   fi
   # tincd waits 5 s and more before it retries a peer it could not reach: make it retry now

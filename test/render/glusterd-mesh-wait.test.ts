@@ -1,0 +1,78 @@
+// glusterd's wait for the mesh (ExecStartPre of its drop-in), run for real under bash in a
+// private network and mount namespace: the mesh interface is a tun device (as tincd's) with the
+// node's address, peers are addresses on it with a real TCP listener on tincd's port (or none:
+// a silent peer), glusterd's stored pool is real peer files. Only `systemctl` is a stand-in
+// that records its calls. The 20 s limit is cut to 2 s in the rendered text.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { GLUSTERD_MESH_WAIT_SECONDS, GLUSTERD_PEERS_DIR, glusterdMeshWaitScript } from "../../render/gluster";
+import { tmpdir } from "./helpers";
+
+const OWN = "10.9.0.1";
+const PEERS = ["10.9.0.2", "10.9.0.3"];
+
+interface Scenario {
+  ownAddress: boolean;
+  /** Peers in glusterd's pool with a listener on port 655. */
+  answering: string[];
+  pool: string[];
+}
+
+function runWait(sc: Scenario) {
+  const dir = tmpdir("mesh-wait");
+  const bin = path.join(dir, "bin");
+  fs.mkdirSync(bin);
+  const calls = path.join(dir, "calls");
+  fs.writeFileSync(path.join(bin, "systemctl"), `#!/bin/bash\necho "systemctl $*" >> ${calls}\n`, { mode: 0o755 });
+  const text = glusterdMeshWaitScript({ node: "n1", tinc: OWN, interface: "gm0", port: 655, tincService: "tinc@gm.service" });
+  assert.ok(text.includes(`SECONDS + ${GLUSTERD_MESH_WAIT_SECONDS}`));
+  const script = path.join(dir, "wait");
+  fs.writeFileSync(script, text.replace(`SECONDS + ${GLUSTERD_MESH_WAIT_SECONDS}`, "SECONDS + 2"));
+  const listen = (ip: string) => `node -e 'require("net").createServer((c) => c.end()).listen(655, "${ip}", () => console.error("listening ${ip}"))' &`;
+  const driver = `set -eu
+ip link set lo up
+ip tuntap add dev gm0 mode tun
+ip link set gm0 up
+${sc.ownAddress ? `ip addr add ${OWN}/16 dev gm0` : ""}
+${PEERS.map((p) => `ip addr add ${p}/32 dev gm0`).join("\n")}
+${sc.answering.map(listen).join("\n")}
+for _ in $(seq 50); do [[ $(ss -ltn | grep -c ':655 ') -ge ${sc.answering.length} ]] && break; sleep 0.1; done
+mount -t tmpfs tmpfs /var/lib
+mkdir -p ${GLUSTERD_PEERS_DIR}
+${sc.pool.map((p, i) => `printf 'uuid=%s\\nstate=3\\nhostname1=%s\\n' ${i} ${p} > ${GLUSTERD_PEERS_DIR}/peer${i}`).join("\n")}
+start=$SECONDS
+PATH=${bin}:$PATH bash ${script}
+echo "exit $? after $((SECONDS - start))s"
+kill $(jobs -p) 2>/dev/null || true
+`;
+  const r = spawnSync("unshare", ["--net", "--mount", "--propagation", "private", "bash", "-c", driver], { encoding: "utf8", timeout: 60_000 });
+  const out = { stdout: r.stdout, stderr: r.stderr, status: r.status, calls: fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [] };
+  fs.rmSync(dir, { recursive: true, force: true });
+  return out;
+}
+
+test("every peer of glusterd's pool answers over the mesh: glusterd starts at once, tincd left alone", () => {
+  const r = runWait({ ownAddress: true, answering: PEERS, pool: PEERS });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^the mesh reaches every peer of the pool \(2\) after 0s\nexit 0 after 0s$/m);
+  assert.deepEqual(r.calls, []);
+});
+
+test("a silent peer: tincd nudged meanwhile, then glusterd starts anyway, naming the peer; tincd logs its view", () => {
+  const r = runWait({ ownAddress: true, answering: ["10.9.0.2"], pool: PEERS });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /warning: the mesh reaches 1 of 2 peers of the pool after 2s \(silent: 10\.9\.0\.3\); starting glusterd anyway/);
+  assert.match(r.stdout, /exit 0 after 2s/);
+  assert.ok(r.calls.filter((c) => c === "systemctl kill --kill-whom=main --signal=SIGALRM tinc@gm.service").length >= 1, r.calls.join("\n"));
+  assert.deepEqual(r.calls.filter((c) => !c.includes("SIGALRM")), ["systemctl kill --kill-whom=main --signal=SIGUSR1 tinc@gm.service", "systemctl kill --kill-whom=main --signal=SIGUSR2 tinc@gm.service"]);
+});
+
+test("no mesh address yet: glusterd starts anyway after the limit; no pool yet: at once", () => {
+  const noAddress = runWait({ ownAddress: false, answering: PEERS, pool: PEERS });
+  assert.match(noAddress.stdout, /warning: gm0 has no address 10\.9\.0\.1 yet \(is tinc@gm\.service running\?\); starting glusterd anyway\nexit 0 after 2s/);
+  const noPool = runWait({ ownAddress: true, answering: [], pool: [] });
+  assert.equal(noPool.stdout.trim(), "exit 0 after 0s");
+});

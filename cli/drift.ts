@@ -284,11 +284,10 @@ function checkGluster(ctx: NodeCtx): void {
     const statusXml = gluster("volume-status");
     if (statusXml !== undefined) {
       const live = parseVolumeStatus(statusXml);
-      const nodeOf = new Map(dc.nodes.map((n) => [n.tinc, n.name]));
       for (const v of dc.volumes) {
         for (const b of v.replicaSets.flatMap((s) => s.bricks)) {
           const lb = live.find((x) => x.volume === v.name && x.spec === b.spec);
-          const item = `brick ${b.spec} of ${v.name} (${nodeOf.get(b.spec.split(":")[0]) ?? b.node})`;
+          const item = `brick ${b.spec} of ${v.name} (${b.node})`;
           if (!lb) {
             // a volume that is not started, or a brick not in it: named above already
             if (live.some((x) => x.volume === v.name)) ctx.drift(item, "online, with a port", "not in volume status (its node not connected to this one?)");

@@ -2,6 +2,7 @@
 // the previous file left it deployed and healthy), bounded polling, gluster XML parsing.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { parseVolumeStatus } from "../../cli/live";
 import { attach, down, up, type Lab } from "../../lab/hosts";
 import { DEFAULT_LAYOUT } from "../../lab/layout";
 import { FIRST_ROLLOUT, INVENTORY_DIR, rollout, tincAddress, writeLabInventory, type RolloutResult } from "../../lab/deploy";
@@ -157,8 +158,8 @@ export async function sh(lab: Lab, host: string, script: string, timeoutMs = 60_
 export async function brickOnline(lab: Lab, from: string, volume: string, host: string): Promise<boolean> {
   const r = await sh(lab, from, `gluster --mode=script --xml volume status ${volume}`, 20_000);
   if (r.code !== 0) return false;
-  const bricks = r.stdout.split("<node>").slice(1).filter((n) => n.includes(`<hostname>${tincAddress(host)}</hostname>`) && n.includes("<path>/bricks"));
-  return bricks.length > 0 && bricks.every((n) => n.includes("<status>1</status>") && /<port>[1-9][0-9]*<\/port>/.test(n));
+  const bricks = parseVolumeStatus(r.stdout).filter((b) => b.spec.startsWith(`${tincAddress(host)}:`));
+  return bricks.length > 0 && bricks.every((b) => b.online && b.port !== undefined);
 }
 
 /** What the brick check timer repaired on `host` (gluster issue 4080), from its journal. */

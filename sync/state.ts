@@ -1,4 +1,4 @@
-import * as crypto from "node:crypto";
+import type * as cryptoModule from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DirListing } from "./walk";
@@ -18,6 +18,8 @@ export interface State {
 }
 
 export function defaultStateFile(source: string, target: string): string {
+  // loaded here only: the timers pass --state, and loading crypto is 3 ms of a pass's start-up
+  const crypto = require("node:crypto") as typeof cryptoModule;
   const h = crypto.createHash("sha256").update(`${source}\0${target}`).digest("hex").slice(0, 16);
   return path.join(DEFAULT_STATE_DIR, `${h}.json`);
 }

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import { walk } from "../../sync/walk";
+import { SlowCalls, walk } from "../../sync/walk";
 import { tmpdir, write } from "./helpers";
 
 test("the synchronous (warm) and parallel (cold) walks find the same entries", async () => {
@@ -100,4 +100,21 @@ test("a directory changed less than settleMs before the walk gets no listing (ra
   assert.equal(Object.keys(w.listings).length, 0);
   const old = await walk(d, { limit: 4, settleMs: -60_000 }); // as if the walk ran a minute later
   assert.equal(Object.keys(old.listings).length, 7);
+});
+
+test("the walk goes parallel on three slow calls within 32 calls, not on slow calls scattered through a warm walk", () => {
+  // A call is "slow" when it took over 2 ms: a cold cache, or just a preemption, GC or page fault.
+  const run = (slowAt: (i: number) => boolean, n = 2000): number => {
+    const s = new SlowCalls();
+    for (let i = 1; i <= n; i++) {
+      s.call();
+      if (slowAt(i) && s.slow()) return i; // the call that switches
+    }
+    return -1;
+  };
+  assert.equal(run((i) => i % 20 === 0), -1, "one slow call in 20: never three within 32 calls");
+  assert.equal(run((i) => i === 100 || i === 400 || i === 1500), -1, "three in all, far apart (the old rule switched here)");
+  assert.equal(run((i) => i >= 10), 12, "cold from call 10: the third slow call switches");
+  assert.equal(run((i) => i === 50 || i === 60 || i === 81), 81, "three within 32 calls");
+  assert.equal(run((i) => i === 50 || i === 60 || i === 82), -1, "three spread over 33 calls");
 });

@@ -7,6 +7,9 @@ export const SYNC_BUNDLE = "/usr/local/lib/glustermesh/glustermesh-sync.js";
 export const SYNC_STATE_DIR = "/var/lib/glustermesh/sync";
 export const UNIT_DIR = "/etc/systemd/system";
 
+/** Seconds systemd gives mount.glusterfs (the mount unit's TimeoutSec). */
+export const MOUNT_TIMEOUT = 90;
+
 export function mountUnit(m: Mount, tincService: string): string {
   const options = ["_netdev", ...(m.backupServers.length ? [`backup-volfile-servers=${m.backupServers.join(":")}`] : []), "log-level=WARNING"];
   return `[Unit]
@@ -20,7 +23,7 @@ What=${m.server}:/${m.volume}
 Where=${m.where}
 Type=glusterfs
 Options=${options.join(",")}
-TimeoutSec=90
+TimeoutSec=${MOUNT_TIMEOUT}
 
 [Install]
 WantedBy=remote-fs.target
@@ -114,6 +117,14 @@ if ! systemctl is-enabled --quiet ${unit}; then
   systemctl enable --quiet ${unit}
   changed "enabled ${m.unit}"
 fi
+# A mount that a sync pass started (its service wants this mount) may still be in progress: it is
+# in the kernel's table before it works, and mount.glusterfs unmounts it again when the volume
+# does not answer (found by CI: the step took such a mount for done, then it went away). Wait
+# for systemd's mount to end, ${MOUNT_TIMEOUT + 5} s at most (the unit's TimeoutSec=${MOUNT_TIMEOUT}), then look.
+for ((i = 0; i < ${2 * (MOUNT_TIMEOUT + 5)}; i++)); do
+  [[ $(systemctl show -p ActiveState --value ${unit}) == activating ]] || break
+  sleep 0.5
+done
 if ! mounted; then
   ${attempt}
 fi

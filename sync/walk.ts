@@ -63,7 +63,7 @@ function now(): number {
 export class SlowCalls {
   private calls = 0;
   private recent: number[] = []; // call numbers of the last three slow calls
-  constructor(private window = 32) {}
+  constructor(private window = 256) {}
   call(): void {
     this.calls++;
   }
@@ -180,11 +180,12 @@ export async function walk(root: string, opts: WalkOptions): Promise<WalkResult>
     if (st.mtimeMs < settledBefore && st.ctimeMs < settledBefore) res.listings[rel] = [st.ino, st.mtimeMs, st.ctimeMs, names, subdirs, skipped];
   };
 
-  // Synchronous while the cache is warm. Three slow calls close together (within 32 calls)
+  // Synchronous while the cache is warm. Three slow calls close together (within 256 calls)
   // switch to parallel calls. A slow call alone is the process being preempted, a garbage
-  // collection, or a page fault of the growing heap: on the 2-CPU VM, 3 of 30 warm passes over
-  // 2000 projects counted three such calls in all and took the parallel walk, 3x slower
-  // (2026-11-26). A cold cache makes nearly every call slow.
+  // collection, or a page fault of the growing heap, about one in thousands of calls: on the
+  // 2-CPU VM, 3 of 30 warm passes over 2000 projects counted three such calls in all and took
+  // the parallel walk, 3x slower (2026-11-26). A cold cache makes every call that reads an inode
+  // table block or a directory slow (one in 16 inodes, on a disk that seeks).
   const slowCalls = new SlowCalls();
   while (!forceAsync && (dirs.length > 0 || stats.length > 0)) {
     slowCalls.call();

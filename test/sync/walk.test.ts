@@ -102,9 +102,9 @@ test("a directory changed less than settleMs before the walk gets no listing (ra
   assert.equal(Object.keys(old.listings).length, 7);
 });
 
-test("the walk goes parallel on three slow calls within 32 calls, not on slow calls scattered through a warm walk", () => {
+test("the walk goes parallel on three slow calls within 256 calls, not on slow calls scattered through a warm walk", () => {
   // A call is "slow" when it took over 2 ms: a cold cache, or just a preemption, GC or page fault.
-  const run = (slowAt: (i: number) => boolean, n = 2000): number => {
+  const run = (slowAt: (i: number) => boolean, n = 4000): number => {
     const s = new SlowCalls();
     for (let i = 1; i <= n; i++) {
       s.call();
@@ -112,9 +112,10 @@ test("the walk goes parallel on three slow calls within 32 calls, not on slow ca
     }
     return -1;
   };
-  assert.equal(run((i) => i % 20 === 0), -1, "one slow call in 20: never three within 32 calls");
+  assert.equal(run((i) => i % 300 === 0), -1, "one slow call in 300: never three within 256 calls");
   assert.equal(run((i) => i === 100 || i === 400 || i === 1500), -1, "three in all, far apart (the old rule switched here)");
   assert.equal(run((i) => i >= 10), 12, "cold from call 10: the third slow call switches");
-  assert.equal(run((i) => i === 50 || i === 60 || i === 81), 81, "three within 32 calls");
-  assert.equal(run((i) => i === 50 || i === 60 || i === 82), -1, "three spread over 33 calls");
+  assert.equal(run((i) => i % 16 === 0), 48, "cold, one inode table block per 16 inodes on a disk that seeks");
+  assert.equal(run((i) => i === 50 || i === 60 || i === 305), 305, "three within 256 calls");
+  assert.equal(run((i) => i === 50 || i === 60 || i === 306), -1, "three spread over 257 calls");
 });

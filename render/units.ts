@@ -117,14 +117,18 @@ if ! systemctl is-enabled --quiet ${unit}; then
   systemctl enable --quiet ${unit}
   changed "enabled ${m.unit}"
 fi
-# A mount that a sync pass started (its service wants this mount) may still be in progress: it is
+${
+    reach === "peer-not-deployed"
+      ? "# (a mount in progress of a DC not deployed yet cannot come up: not waited for)"
+      : `# A mount that a sync pass started (its service wants this mount) may still be in progress: it is
 # in the kernel's table before it works, and mount.glusterfs unmounts it again when the volume
 # does not answer (found by CI: the step took such a mount for done, then it went away). Wait
 # for systemd's mount to end, ${MOUNT_TIMEOUT + 5} s at most (the unit's TimeoutSec=${MOUNT_TIMEOUT}), then look.
 for ((i = 0; i < ${2 * (MOUNT_TIMEOUT + 5)}; i++)); do
   [[ $(systemctl show -p ActiveState --value ${unit}) == activating ]] || break
   sleep 0.5
-done
+done`
+  }
 if ! mounted; then
   ${attempt}
 fi

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { formatProblems, validateTexts } from "../model/load";
 import { buildModel, modelWarnings, type DataCenter, type Model, type Volume } from "../model/model";
-import { dcSteps, type Step } from "../render/steps";
+import { stackSteps, type Step } from "../render/steps";
 import { tincDir } from "../render/tinc";
 import { filesWrittenBy, placeholderFacts } from "./render";
 
@@ -92,8 +92,8 @@ export function planChanges(baseTexts: Record<string, string>, headTexts: Record
     .filter((w) => w.dc === dc)
     .map((w) => `${w.dc}${w.volume ? `/${w.volume}` : ""}: ${w.message}`);
 
-  const baseSteps = baseModel && baseDc ? dcSteps(baseModel, dc) : [];
-  const headSteps = headDc ? dcSteps(headModel, dc) : [];
+  const baseSteps = baseModel && baseDc ? stackSteps(baseModel, dc) : [];
+  const headSteps = headDc ? stackSteps(headModel, dc) : [];
   const baseScripts = baseModel ? scriptsOf(baseModel, baseSteps) : new Map<string, string>();
   const headScripts = scriptsOf(headModel, headSteps);
   const baseByName = new Map(baseSteps.map((s) => [s.name, s]));
@@ -132,6 +132,7 @@ function scriptsOf(model: Model, steps: Step[]): Map<string, string> {
 
 function sectionOf(s: Step, dc: string): string {
   const rest = s.name.slice(dc.length + 1);
+  if (rest.startsWith("disk/")) return "brick disks";
   if (/^host\/[^/]+\/time$/.test(rest) || /^mesh\/[^/]+\/key$/.test(rest)) return "nodes";
   if (s.component === "mesh") return "tinc mesh";
   if (s.component === "host" || s.component === "cluster") return "gluster servers and peers";
@@ -167,6 +168,7 @@ function explain(ctx: Ctx, s: Step, action: Action): string[] {
   }
   if (rest[0] === "cluster" && rest[1] === "probe") return [s.summary + "; waits until the peer is 'Peer in Cluster (Connected)'"];
   if (rest[0] === "host" && rest[2] === "firewall") return [s.summary];
+  if (rest[0] === "disk") return [action === "create" ? `${s.summary}; a disk that holds anything (a filesystem, a partition table) is never formatted` : `the disk script changed: ${s.summary}`];
   if (rest[0] === "gluster") return [s.summary];
   if (rest[0] === "mount") return [action === "create" ? s.summary : `rewrite the mount unit: ${s.summary}`];
   if (rest[0] === "sync") return [action === "create" ? s.summary : `rewrite the sync units: ${s.summary}`];

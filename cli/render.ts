@@ -4,7 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Model } from "../model/model";
-import { dcSteps, orderSteps, type Facts } from "../render/steps";
+import { orderSteps, stackSteps, type Facts } from "../render/steps";
 
 /** Files a script writes with put_file, by absolute path. */
 export function filesWrittenBy(script: string): Array<{ path: string; mode: string; content: string }> {
@@ -32,7 +32,7 @@ export function placeholderFacts(model: Model): Facts {
 
 export function renderDc(model: Model, dc: string, outDir: string): { nodes: number; scripts: number; files: number } {
   const facts = placeholderFacts(model);
-  const steps = orderSteps(dcSteps(model, dc));
+  const steps = orderSteps(stackSteps(model, dc));
   const counters = new Map<string, number>();
   let scripts = 0;
   let files = 0;

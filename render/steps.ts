@@ -6,6 +6,7 @@ import { connectTo, dcOf, naturalCompare, type DataCenter, type MeshNode, type M
 import * as gluster from "./gluster";
 import { parsePublicKey, tincConfigScript, tincKeyScript, tincService, type TincHost } from "./tinc";
 import { firewallScript, mountScript, SYNC_BUNDLE, syncTimersScript, timeSyncScript } from "./units";
+import { diskSteps } from "./disk";
 
 /** What only exists once hosts answer: tinc public keys, and the addresses of created machines. */
 export interface Facts {
@@ -246,6 +247,16 @@ export function meshHosts(model: Model, facts: Facts): TincHost[] {
 }
 
 export { parsePublicKey };
+
+/**
+ * Every remote step a DC's stack runs, as `render` and `plan` show them: on a gce data center
+ * the brick disks' steps first (the GCE component runs them over its own access, before the
+ * node's other steps), then `dcSteps`.
+ */
+export function stackSteps(model: Model, dcName: string): Step[] {
+  const dc = dcOf(model, dcName);
+  return [...(dc.provider === "gce" ? diskSteps(dc) : []), ...dcSteps(model, dcName)];
+}
 
 /** Steps in an order that respects `after` (stable: the listed order where free). */
 export function orderSteps(steps: Step[]): Step[] {

@@ -75,3 +75,23 @@ test("render writes every script and file per node, files identical to what the 
     fs.rmSync(out, { recursive: true, force: true });
   }
 });
+
+test("render of a gce data center: each brick disk's script first on its node, formatting only a blank disk", () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "gm-render-"));
+  try {
+    const r = run(["render", "--stack", "gce-central-1", "--out", out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(fs.readdirSync(out).sort(), ["gcecentral1", "gcecentral2", "gcecentral3", "gcecentral4"]);
+    for (const [node, set] of [["gcecentral1", 1], ["gcecentral2", 1], ["gcecentral3", 2], ["gcecentral4", 2]] as const) {
+      const scripts = fs.readdirSync(path.join(out, node, "scripts")).sort();
+      assert.equal(scripts[0], `01-disk-${node}-projects-set${set}.sh`, scripts.join(" "));
+      const disk = fs.readFileSync(path.join(out, node, "scripts", scripts[0]), "utf8");
+      assert.match(disk, /^dev=\/dev\/disk\/by-id\/google-gm-projects-set\d$/m);
+      assert.match(disk, /^mp=\/srv\/gluster$/m, "the disk is mounted at the brick's parent; the brick is a directory on it");
+      assert.match(disk, /mkfs\.xfs -q -i size=512 "\$real"/);
+      assert.doesNotMatch(disk, /mkfs\.xfs[^\n]* -f/, "never forced");
+    }
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});

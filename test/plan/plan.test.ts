@@ -224,3 +224,42 @@ test("end to end: planCommand reads the base from git and the working tree", asy
   fs.rmSync(repo, { recursive: true, force: true });
 });
 
+
+test("a gce data center: new nodes' brick disks are planned first, each formatted only if blank", () => {
+  const LABG = `provider: gce
+gce:
+  machineType: e2-standard-2
+  image: debian-cloud/debian-12
+  bootDiskGb: 20
+nodes:
+  labg1: { tinc: 10.1.3.1, roles: [storage, compute] }
+  labg2: { tinc: 10.1.3.2, roles: [storage, compute] }
+volumes:
+  projects:
+    replica: 2
+    brickPath: /srv/gluster/projects
+    diskGb: 200
+    replicaSets:
+      - [labg1, labg2]
+    options:
+      group: virt
+    sync: { every: 2min }
+`;
+  const base = { ...baseTexts(), "labg.yaml": LABG };
+  const grown = LABG.replace("  labg2: { tinc: 10.1.3.2, roles: [storage, compute] }\n", "  labg2: { tinc: 10.1.3.2, roles: [storage, compute] }\n  labg3: { tinc: 10.1.3.3, roles: [storage, compute] }\n  labg4: { tinc: 10.1.3.4, roles: [storage, compute] }\n").replace("      - [labg1, labg2]\n", "      - [labg1, labg2]\n      - [labg3, labg4]\n");
+  const r = plan({ ...base, "labg.yaml": grown }, "labg", base);
+  assert.equal(r.code, 0, text(r, "labg"));
+  for (const [n, i] of [["labg3", 0], ["labg4", 1]] as const) {
+    const d = op(r, `labg/disk/${n}/projects-set2`);
+    assert.equal(d?.action, "create", text(r, "labg"));
+    assert.equal(d!.section, "brick disks");
+    assert.match(d!.details[0], new RegExp(`format /dev/disk/by-id/google-\\S+ \\(XFS\\) if blank and mount it at /srv/gluster on ${n}, for brick /srv/gluster/projects; .*never formatted`));
+    // before anything else of the new node
+    assert.ok(r.ops.findIndex((o) => o.resource === `labg/disk/${n}/projects-set2`) < r.ops.findIndex((o) => o.resource === `labg/mesh/${n}/key`), `${i}`);
+  }
+  assert.equal(op(r, "labg/disk/labg1/projects-set1"), undefined, "existing disks are no change");
+  assert.match(text(r, "labg"), /brick disks/);
+  // a fresh gce DC plans every disk
+  const fresh = plan(base, "labg", baseTexts());
+  assert.deepEqual(fresh.ops.filter((o) => o.section === "brick disks").map((o) => o.resource), ["labg/disk/labg1/projects-set1", "labg/disk/labg2/projects-set1"]);
+});

@@ -348,6 +348,14 @@ function checkMountsAndTimers(ctx: NodeCtx): void {
     checkFile(ctx, `unit file ${BRICK_CHECK_UNIT}.timer`, `file:${UNIT_DIR}/${BRICK_CHECK_UNIT}.timer`, brickCheckTimer());
     unitState(`${BRICK_CHECK_UNIT}.timer`, "active");
   }
+  const timers = section(ctx, "sync-timers");
+  if (timers && timers.rc !== 0) ctx.report.errors.push(`${node.name}: sync timers not listed: ${timers.stderr.trim()}`);
+  else if (timers) {
+    const declared = new Set(dc.syncJobs.filter((x) => x.node === node.name).map((j) => `${j.unit}.timer`));
+    for (const t of timers.stdout.split("\n").map((x) => x.trim()).filter((x) => x && !declared.has(x)).sort()) {
+      ctx.drift(`sync timer ${t}`, "absent (not in the inventory; the next deploy of the node's sync timers removes it)", "installed");
+    }
+  }
   for (const j of dc.syncJobs.filter((x) => x.node === node.name)) {
     checkFile(ctx, `unit file ${j.unit}.service`, `file:${UNIT_DIR}/${j.unit}.service`, syncService(j));
     checkFile(ctx, `unit file ${j.unit}.timer`, `file:${UNIT_DIR}/${j.unit}.timer`, syncTimer(j));

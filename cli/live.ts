@@ -1,7 +1,7 @@
 // What `drift` reads on a live node: one read-only bash script that prints every section at
 // once between markers, and the parsers of its output (gluster's --xml, /proc/mounts,
 // systemctl). Pure: no I/O here; cli/drift.ts runs the script over SSH and compares.
-import type { DataCenter, MeshNode, Model } from "../model/model";
+import { SYNC_UNIT_PREFIX, type DataCenter, type MeshNode, type Model } from "../model/model";
 import { BRICK_CHECK, BRICK_CHECK_UNIT, GLUSTERD_DROP_IN, GLUSTERD_MESH_WAIT } from "../render/gluster";
 import { shq } from "../render/shell";
 import { dcLead, nodeBricks } from "../render/steps";
@@ -58,6 +58,8 @@ export function liveScript(model: Model, dc: DataCenter, node: MeshNode): string
     sec(`file:${UNIT_DIR}/${m.unit}`, `cat ${shq(`${UNIT_DIR}/${m.unit}`)}`);
     sec(`unit:${m.unit}`, `unit_state ${shq(m.unit)}`);
   }
+  // every sync timer of ours on the node, declared or not (one left from a removed job is drift)
+  sec("sync-timers", `find ${UNIT_DIR} -maxdepth 1 -name ${shq(`${SYNC_UNIT_PREFIX}*.timer`)} -printf '%f\\n'`);
   for (const j of dc.syncJobs.filter((x) => x.node === node.name)) {
     sec(`file:${UNIT_DIR}/${j.unit}.service`, `cat ${shq(`${UNIT_DIR}/${j.unit}.service`)}`);
     sec(`file:${UNIT_DIR}/${j.unit}.timer`, `cat ${shq(`${UNIT_DIR}/${j.unit}.timer`)}`);

@@ -217,6 +217,27 @@ for timer in "\${timers[@]}"; do
     changed "started $timer"
   fi
 done
+# Sync units of ours the inventory no longer declares (a volume, a data center or this node's
+# part removed): their timers are stopped, disabled and removed, so no pass goes to what is gone.
+# A pass running now is left to finish (stopped halfway, it would leave its temporary file at a
+# target no later pass of the pair cleans up); its service file goes at the next deploy.
+declared() { local u; for u in "\${timers[@]}"; do [[ \${u%.timer} == "$1" ]] && return 0; done; return 1; }
+removed=0
+for sync_unit in ${UNIT_DIR}/${SYNC_UNIT_PREFIX}*.timer ${UNIT_DIR}/${SYNC_UNIT_PREFIX}*.service; do
+  [[ -e $sync_unit ]] || continue
+  base=$(basename "$sync_unit")
+  if declared "\${base%.*}"; then continue; fi
+  if [[ $base == *.timer ]]; then
+    systemctl disable --now --quiet "$base" 2>/dev/null || true
+  elif systemctl is-active --quiet "$base"; then
+    echo "warning: $base is running a pass; its timer is gone, and its unit file is removed at the next deploy" >&2
+    continue
+  fi
+  rm -f "$sync_unit"
+  removed=1
+  changed "removed $base: the inventory no longer declares it"
+done
+if (( removed )); then systemctl daemon-reload; fi
 `,
   );
 }

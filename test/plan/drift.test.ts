@@ -63,6 +63,7 @@ function healthy(m: Model, node: string): Sections {
     s[`file:/etc/systemd/system/${mt.unit}`] = { stdout: mountUnit(mt, "tinc@glustermesh.service") };
     s[`unit:${mt.unit}`] = { stdout: "enabled=enabled\nactive=active\n" };
   }
+  s["sync-timers"] = { stdout: dc.syncJobs.filter((x) => x.node === node).map((j) => `${j.unit}.timer\n`).join("") };
   for (const j of dc.syncJobs.filter((x) => x.node === node)) {
     s[`file:/etc/systemd/system/${j.unit}.service`] = { stdout: syncService(j) };
     s[`file:/etc/systemd/system/${j.unit}.timer`] = { stdout: syncTimer(j) };
@@ -220,6 +221,16 @@ test("a mount unmounted, a timer disabled, a failed sync", () => {
   assert.deepEqual(lines(disabled), [`laba2 | unit ${job.unit}.timer | enabled | disabled`, `laba2 | unit ${job.unit}.timer | active | inactive`]);
   const failed = check((mm, a1, a2) => (a2[`result:${job.unit}.service`] = { stdout: "Result=exit-code\nExecMainStatus=1\n" }));
   assert.deepEqual(lines(failed), [`laba2 | sync ${job.unit} last run | success | exit-code (exit status 1)`]);
+});
+
+test("a sync timer the inventory no longer declares (a job removed) is drift; listing the timers failing is an error", () => {
+  const stale = check((mm, a1) => (a1["sync-timers"] = { stdout: a1["sync-timers"]!.stdout + "glustermesh-sync-projects-set1-to-labc.timer\n" }));
+  assert.deepEqual(lines(stale), ["laba1 | sync timer glustermesh-sync-projects-set1-to-labc.timer | absent (not in the inventory; the next deploy of the node's sync timers removes it) | installed"]);
+  assert.equal(exitCode(stale), 2);
+  const broken = check((mm, a1) => (a1["sync-timers"] = { stdout: "", stderr: "find: '/etc/systemd/system': Permission denied", rc: 1 }));
+  assert.deepEqual(lines(broken), []);
+  assert.ok(broken.errors.some((e) => /laba1: sync timers not listed: find: .*Permission denied/.test(e)), broken.errors.join("\n"));
+  assert.equal(exitCode(broken), 1);
 });
 
 test("firewall table missing; clock off by 10 s", () => {

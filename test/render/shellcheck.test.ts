@@ -106,6 +106,12 @@ export function codeLines(text: string): string[] {
   return out;
 }
 
+/** `$sync_unit` is set only by `for sync_unit in /etc/systemd/system/glustermesh-sync-*...`. */
+function syncUnitOnlyFromGlob(text: string): boolean {
+  const sets = [...text.matchAll(/\bsync_unit=|\bfor sync_unit in ([^;\n]*)/g)];
+  return sets.length === 1 && sets[0][1] !== undefined && sets[0][1].split(/\s+/).every((w) => w.startsWith("/etc/systemd/system/glustermesh-sync-"));
+}
+
 /** What is wrong with one rendered bash script, by the project's rules. */
 export function scriptProblems(text: string, brickPaths: string[]): string[] {
   const problems: string[] = [];
@@ -118,8 +124,12 @@ export function scriptProblems(text: string, brickPaths: string[]): string[] {
     }
     if (/\bforce\b/.test(line)) problems.push(`force: ${line.trim()}`);
     for (const rm of line.matchAll(/\brm\s+([^;&|)]*)/g)) {
-      // The only removals allowed: a script's own temp file or temp dir.
-      if (!/^(-f|-rf) "\$tmp"'?\s*$/.test(rm[1].trim().replace(/'? EXIT$/, ""))) problems.push(`rm of something else than $tmp: ${line.trim()}`);
+      // The only removals allowed: a script's own temp file or temp dir, and a sync unit file of
+      // ours that the inventory no longer declares: `$sync_unit`, set only by the loop over
+      // /etc/systemd/system/glustermesh-sync-* (checked below).
+      const target = rm[1].trim().replace(/'? EXIT$/, "");
+      if (/^-f "\$sync_unit"$/.test(target) && syncUnitOnlyFromGlob(text)) continue;
+      if (!/^(-f|-rf) "\$tmp"'?\s*$/.test(target)) problems.push(`rm of something else than $tmp: ${line.trim()}`);
     }
   }
   // Anywhere, messages included: only "without force" / "with force" may mention it (explaining we never use it).
@@ -192,6 +202,8 @@ test("the invariant checker catches each kind of violation", () => {
     ["remove-brick", `${ok}gluster --mode=script volume remove-brick v a:/b start\n`, ["mentions remove-brick"]],
     ["rm -rf of a brick", `${ok}rm -rf /srv/gluster/data\n`, ["rm of something else", "destructive command on a brick path"]],
     ["rm -rf $brick", `${ok}rm -rf "$brick"\n`, ["rm of something else", "destructive command on a brick path"]],
+    ["rm of $sync_unit set elsewhere", `${ok}sync_unit=/etc/fstab\nrm -f "$sync_unit"\n`, ["rm of something else"]],
+    ["rm of $sync_unit from a wider glob", `${ok}for sync_unit in /etc/systemd/system/*; do rm -f "$sync_unit"; done\n`, ["rm of something else"]],
   ];
   for (const [name, text, expected] of cases) {
     const got = scriptProblems(text, ["/srv/gluster/data"]);

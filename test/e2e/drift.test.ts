@@ -208,7 +208,9 @@ test("tincd stopped and a FUSE mount unmounted on laba5: exit 2, then started ag
   markDeployed(grown);
 });
 
-test("a host file edited, a sync timer disabled, nfs.disable off, the firewall table deleted: each named; after re-deploying laba, drift is gone", { skip }, async () => {
+const STALE = "glustermesh-sync-retired-set1-to-labc";
+
+test("a host file edited, a sync timer disabled, nfs.disable off, the firewall table deleted, a sync timer the inventory dropped: each named; after re-deploying laba, drift is gone and the dropped timer removed", { skip }, async () => {
   unmarkDeployed();
   const timer = timerOf("laba2");
   let redeployed = false;
@@ -221,16 +223,25 @@ test("a host file edited, a sync timer disabled, nfs.disable off, the firewall t
     assert.deepEqual(r.drift.filter((d) => d.item === `unit ${timer}`).map((d) => `${d.expected}/${d.found}`), ["enabled/disabled", "active/inactive"]);
     await exec("laba1", "gluster --mode=script volume set projects nfs.disable off");
     await exec("laba3", "nft delete table inet glustermesh");
-    const all = ["laba2 | tinc host file hosts/labb1", `laba2 | unit ${timer}`, "laba1 | volume projects option nfs.disable", "laba3 | firewall table inet glustermesh"];
-    r = await waitDrift("laba", all, "four drifts");
+    // a sync timer left from a job the inventory dropped (here: to a DC labc that is gone)
+    await exec(
+      "laba1",
+      `printf '[Service]\\nType=oneshot\\nExecStart=/bin/true\\n' > /etc/systemd/system/${STALE}.service
+printf '[Timer]\\nOnCalendar=hourly\\n[Install]\\nWantedBy=timers.target\\n' > /etc/systemd/system/${STALE}.timer
+systemctl daemon-reload && systemctl enable --now ${STALE}.timer`,
+    );
+    const all = ["laba2 | tinc host file hosts/labb1", `laba2 | unit ${timer}`, "laba1 | volume projects option nfs.disable", "laba3 | firewall table inet glustermesh", `laba1 | sync timer ${STALE}.timer`];
+    r = await waitDrift("laba", all, "five drifts");
     assert.equal(r.drift.find((d) => d.node === "laba3")!.found, "missing");
     assert.equal(exitCode(r), 2);
-    note(`four hand-made changes:\n${show(r).replace(/^/gm, "  ")}`);
+    note(`five hand-made changes:\n${show(r).replace(/^/gm, "  ")}`);
 
     redeployed = true;
     const d = await rollout(lab, ["laba"], { log });
     assert.ok(d.ok, JSON.stringify(d.reports.flatMap((x) => x.failures), null, 2));
     note(`re-deploy of laba: ${d.seconds.toFixed(1)}s, ${d.changed.length} changes:\n${d.changed.map((c) => `  ${c}`).join("\n")}`);
+    assert.ok(d.changed.some((c) => c.includes(`removed ${STALE}.timer`)), d.changed.join("\n"));
+    assert.equal((await exec("laba1", `systemctl is-active ${STALE}.timer || true; ls /etc/systemd/system | grep -c '^${STALE}\\.' || true`)).trim(), "inactive\n0");
     const { r: clean } = await check("laba");
     assert.deepEqual(keys(clean), [], show(clean));
     assert.equal(exitCode(clean), 0, show(clean));

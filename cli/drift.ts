@@ -352,8 +352,10 @@ function checkMountsAndTimers(ctx: NodeCtx): void {
   if (timers && timers.rc !== 0) ctx.report.errors.push(`${node.name}: sync timers not listed: ${timers.stderr.trim()}`);
   else if (timers) {
     const declared = new Set(dc.syncJobs.filter((x) => x.node === node.name).map((j) => `${j.unit}.timer`));
+    // a node with sync jobs has a sync timers step, which removes the others; one with none has not
+    const fix = declared.size > 0 ? "the next deploy of the node's sync timers removes it" : "the node has no sync job left: remove it by hand (systemctl disable --now; its .timer and .service files)";
     for (const t of timers.stdout.split("\n").map((x) => x.trim()).filter((x) => x && !declared.has(x)).sort()) {
-      ctx.drift(`sync timer ${t}`, "absent (not in the inventory; the next deploy of the node's sync timers removes it)", "installed");
+      ctx.drift(`sync timer ${t}`, `absent (not in the inventory; ${fix})`, "installed");
     }
   }
   for (const j of dc.syncJobs.filter((x) => x.node === node.name)) {

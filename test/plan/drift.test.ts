@@ -227,6 +227,13 @@ test("a sync timer the inventory no longer declares (a job removed) is drift; li
   const stale = check((mm, a1) => (a1["sync-timers"] = { stdout: a1["sync-timers"]!.stdout + "glustermesh-sync-projects-set1-to-labc.timer\n" }));
   assert.deepEqual(lines(stale), ["laba1 | sync timer glustermesh-sync-projects-set1-to-labc.timer | absent (not in the inventory; the next deploy of the node's sync timers removes it) | installed"]);
   assert.equal(exitCode(stale), 2);
+  // a node left with no sync job has no sync timers step that would remove it: said so
+  const orphan = check((mm) => {
+    const d = mm.dcs.find((x) => x.name === "laba")!;
+    d.syncJobs = d.syncJobs.filter((j) => j.node !== "laba1");
+  });
+  const job1 = model().dcs.find((d) => d.name === "laba")!.syncJobs.find((j) => j.node === "laba1")!;
+  assert.deepEqual(lines(orphan), [`laba1 | sync timer ${job1.unit}.timer | absent (not in the inventory; the node has no sync job left: remove it by hand (systemctl disable --now; its .timer and .service files)) | installed`]);
   const broken = check((mm, a1) => (a1["sync-timers"] = { stdout: "", stderr: "find: '/etc/systemd/system': Permission denied", rc: 1 }));
   assert.deepEqual(lines(broken), []);
   assert.ok(broken.errors.some((e) => /laba1: sync timers not listed: find: .*Permission denied/.test(e)), broken.errors.join("\n"));

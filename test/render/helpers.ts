@@ -43,3 +43,22 @@ export function allSteps(model: Model): Step[] {
 export function tmpdir(tag: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `gm-render-${tag}-`));
 }
+
+/**
+ * Stand-ins for a step script run under bash in a test: `dpkg-query` (every package installed)
+ * and `systemctl`, which appends each call to `calls` and then runs `systemctlBody` (bash, with
+ * "$@" the call's arguments). Returns the directory to put first on PATH, and the calls file.
+ */
+export function standIns(dir: string, systemctlBody: string): { bin: string; calls: string } {
+  const bin = path.join(dir, "bin");
+  const calls = path.join(dir, "calls");
+  fs.mkdirSync(bin);
+  fs.writeFileSync(path.join(bin, "dpkg-query"), `#!/bin/bash\necho "install ok installed"\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(bin, "systemctl"), `#!/bin/bash\necho "systemctl $*" >> ${calls}\n${systemctlBody}\n`, { mode: 0o755 });
+  return { bin, calls };
+}
+
+/** The calls the stand-in systemctl recorded, one per line. */
+export function callsOf(calls: string): string[] {
+  return fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [];
+}

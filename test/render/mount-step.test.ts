@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { mountScript, type MountReach } from "../../render/units";
 import { CHANGED_MARK } from "../../render/shell";
-import { tmpdir } from "./helpers";
+import { callsOf, standIns, tmpdir } from "./helpers";
 
 interface Scenario {
   reach?: MountReach;
@@ -23,23 +23,15 @@ interface Scenario {
 
 function runStep(sc: Scenario) {
   const dir = tmpdir("mount-step");
-  const bin = path.join(dir, "bin");
-  fs.mkdirSync(bin);
   const where = path.join(dir, "mnt/gluster/laba/projects");
-  const calls = path.join(dir, "calls");
   const state = path.join(dir, "state");
-  fs.writeFileSync(path.join(bin, "dpkg-query"), `#!/bin/bash\necho "install ok installed"\n`, { mode: 0o755 });
-  fs.writeFileSync(
-    path.join(bin, "systemctl"),
-    `#!/bin/bash
-echo "systemctl $*" >> ${calls}
-case "$1" in
+  const { bin, calls } = standIns(
+    dir,
+    `case "$1" in
   show) cat ${state} ;;
   is-enabled) exit 0 ;;
   start) mount -t tmpfs gluster ${where} && echo active > ${state} ;;
-esac
-`,
-    { mode: 0o755 },
+esac`,
   );
   const step = path.join(dir, "step");
   const m = { node: "laba5", dc: "laba", volume: "projects", where, server: "10.250.1.2", backupServers: ["10.250.1.3"], unit: "mnt-gluster-laba-projects.mount" };
@@ -63,7 +55,7 @@ wait
 if awk -v m=${where} '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; then echo "mounted after the step"; else echo "not mounted after the step"; fi
 `;
   const r = spawnSync("unshare", ["--mount", "--propagation", "private", "bash", "-c", driver], { encoding: "utf8", timeout: 60_000 });
-  const out = { stdout: r.stdout, stderr: r.stderr, status: r.status, calls: fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [], where };
+  const out = { stdout: r.stdout, stderr: r.stderr, status: r.status, calls: callsOf(calls), where };
   fs.rmSync(dir, { recursive: true, force: true });
   return out;
 }

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import type { SyncJob } from "../../model/model";
 import { CHANGED_MARK } from "../../render/shell";
 import { SYNC_BUNDLE, syncTimersScript, UNIT_DIR } from "../../render/units";
-import { tmpdir } from "./helpers";
+import { callsOf, standIns, tmpdir } from "./helpers";
 
 const job = (volume: string, to: string): SyncJob => ({
   node: "laba1",
@@ -35,17 +35,11 @@ interface Unit {
 /** Run the step declaring `jobs` on a node whose /etc/systemd/system holds `units`. */
 function runStep(jobs: SyncJob[], units: Unit[]) {
   const dir = tmpdir("sync-timers");
-  const bin = path.join(dir, "bin");
   const st = path.join(dir, "state");
-  fs.mkdirSync(bin);
   fs.mkdirSync(st);
-  const calls = path.join(dir, "calls");
-  fs.writeFileSync(path.join(bin, "dpkg-query"), `#!/bin/bash\necho "install ok installed"\n`, { mode: 0o755 });
-  fs.writeFileSync(
-    path.join(bin, "systemctl"),
-    `#!/bin/bash
-echo "systemctl $*" >> ${calls}
-args=(); for a in "$@"; do [[ $a == --* ]] || args+=("$a"); done
+  const { bin, calls } = standIns(
+    dir,
+    `args=(); for a in "$@"; do [[ $a == --* ]] || args+=("$a"); done
 case "\${args[0]}" in
   is-enabled) [[ -e ${st}/\${args[1]}.enabled ]] ;;
   is-active) [[ -e ${st}/\${args[1]}.active ]] ;;
@@ -53,9 +47,7 @@ case "\${args[0]}" in
   start) touch ${st}/\${args[1]}.active ;;
   disable) rm -f ${st}/\${args[1]}.enabled; [[ " $* " == *" --now "* ]] && rm -f ${st}/\${args[1]}.active; exit 0 ;;
   *) exit 0 ;;
-esac
-`,
-    { mode: 0o755 },
+esac`,
   );
   const step = path.join(dir, "step");
   fs.writeFileSync(step, syncTimersScript("laba1", jobs));
@@ -80,7 +72,7 @@ echo "active: $(cd ${st} && ls | grep '\\.active$' | sort | tr '\\n' ' ')"
     status: r.status,
     stdout: r.stdout,
     stderr: r.stderr,
-    calls: fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [],
+    calls: callsOf(calls),
     changes: r.stdout.split("\n").filter((l) => l.startsWith(CHANGED_MARK)).map((l) => l.slice(CHANGED_MARK.length).trim()),
     files: line("files"),
     active: line("active"),

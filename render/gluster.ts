@@ -62,6 +62,8 @@ export const GLUSTERD_MESH_WAIT = "/usr/local/lib/glustermesh/glusterd-wait-for-
 export const GLUSTERD_DROP_IN = "/etc/systemd/system/glusterd.service.d/glustermesh.conf";
 /** Seconds glusterd waits at most for the mesh to reach every peer of its pool before it starts anyway. */
 export const GLUSTERD_MESH_WAIT_SECONDS = 20;
+/** Seconds of silent peers after which the wait restarts tincd, once (see the script). */
+export const GLUSTERD_MESH_RESTART_SECONDS = 10;
 
 export interface GlusterdMeshArgs {
   node: string;
@@ -92,6 +94,8 @@ export function glusterdMeshWaitScript(a: GlusterdMeshArgs): string {
 # Run by glusterd.service (ExecStartPre, ${GLUSTERD_DROP_IN}); never fails.
 set -u
 deadline=$((SECONDS + ${GLUSTERD_MESH_WAIT_SECONDS}))
+restart_at=$((SECONDS + ${GLUSTERD_MESH_RESTART_SECONDS}))
+restarted=0
 has_address() { ip -4 -o addr show dev ${shq(a.interface)} 2>/dev/null | grep -qF ${shq(` ${a.tinc}/`)}; }
 # silent: the peers that do not accept a connection on tincd's port over the mesh (asked at once).
 silent() {
@@ -125,6 +129,18 @@ while :; do
     systemctl kill --kill-whom=main --signal=SIGUSR1 ${shq(a.tincService)} 2>/dev/null || true
     systemctl kill --kill-whom=main --signal=SIGUSR2 ${shq(a.tincService)} 2>/dev/null || true
     exit 0
+  fi
+  if (( ! restarted && SECONDS >= restart_at )); then
+    # A peer that did not see this node go down (a quick reboot: the old connections were never
+    # closed) keeps its old session keys and sends packets this tincd cannot read, until it sees
+    # the node go. Restarting tincd closes every connection, so the peers see that now.
+    restarted=1
+    echo "peers still silent after \${SECONDS}s (\${missing[*]}): restarting ${a.tincService} once, so that they drop this node's old keys; tincd logs its view first"
+    systemctl kill --kill-whom=main --signal=SIGUSR1 ${shq(a.tincService)} 2>/dev/null || true
+    systemctl kill --kill-whom=main --signal=SIGUSR2 ${shq(a.tincService)} 2>/dev/null || true
+    systemctl restart --no-block ${shq(a.tincService)} 2>/dev/null || true
+    sleep 1
+    continue
   fi
   # tincd waits 5 s and more before it retries a peer it could not reach: make it retry now
   systemctl kill --kill-whom=main --signal=SIGALRM ${shq(a.tincService)} 2>/dev/null || true

@@ -96,6 +96,11 @@ set -u
 deadline=$((SECONDS + ${GLUSTERD_MESH_WAIT_SECONDS}))
 restart_at=$((SECONDS + ${GLUSTERD_MESH_RESTART_SECONDS}))
 restarted=0
+# tincd logs its connections, nodes, edges and subnets to the journal
+log_view() {
+  systemctl kill --kill-whom=main --signal=SIGUSR1 ${shq(a.tincService)} 2>/dev/null || true
+  systemctl kill --kill-whom=main --signal=SIGUSR2 ${shq(a.tincService)} 2>/dev/null || true
+}
 has_address() { ip -4 -o addr show dev ${shq(a.interface)} 2>/dev/null | grep -qF ${shq(` ${a.tinc}/`)}; }
 # silent: the peers that do not accept a connection on tincd's port over the mesh (asked at once).
 silent() {
@@ -126,8 +131,7 @@ while :; do
   fi
   if (( SECONDS >= deadline )); then
     echo "warning: the mesh reaches $(( \${#peers[@]} - \${#missing[@]} )) of \${#peers[@]} peers of the pool after \${SECONDS}s (silent: \${missing[*]}); starting glusterd anyway; tincd logs its connections, nodes, edges and subnets now"
-    systemctl kill --kill-whom=main --signal=SIGUSR1 ${shq(a.tincService)} 2>/dev/null || true
-    systemctl kill --kill-whom=main --signal=SIGUSR2 ${shq(a.tincService)} 2>/dev/null || true
+    log_view
     exit 0
   fi
   if (( ! restarted && SECONDS >= restart_at )); then
@@ -136,8 +140,7 @@ while :; do
     # the node go. Restarting tincd closes every connection, so the peers see that now.
     restarted=1
     echo "peers still silent after \${SECONDS}s (\${missing[*]}): restarting ${a.tincService} once, so that they drop this node's old keys; tincd logs its view first"
-    systemctl kill --kill-whom=main --signal=SIGUSR1 ${shq(a.tincService)} 2>/dev/null || true
-    systemctl kill --kill-whom=main --signal=SIGUSR2 ${shq(a.tincService)} 2>/dev/null || true
+    log_view
     systemctl restart --no-block ${shq(a.tincService)} 2>/dev/null || true
     sleep 1
     continue

@@ -19,6 +19,14 @@ const DATA = 2 * 1024 * 1024; // per image, written as 4 chunks of 512 KiB
 const RSYNC_SUBSET = 5;
 
 const HAVE_TIME = fs.existsSync("/usr/bin/time");
+const CAN_DROP_CACHES = (() => {
+  try {
+    fs.accessSync("/proc/sys/vm/drop_caches", fs.constants.W_OK);
+    return process.getuid?.() === 0;
+  } catch {
+    return false;
+  }
+})();
 // Run a command; wall seconds, and CPU seconds (user+sys, from /usr/bin/time) when available.
 function sh(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { s: number; cpu: number; out: string } {
   const t = process.hrtime.bigint();
@@ -100,9 +108,10 @@ async function main(): Promise<void> {
     // in ext4's inode allocator, which reads their inode table blocks), so copying 4000 files right
     // after deleting 4000 spent up to half its CPU time there (`perf`, 2026-11-26): a cost of
     // the bench's clean-up, paid by whichever tool came next, that no real first pass pays.
-    const need = (2 * ROUNDS + 4) * srcAlloc;
+    const copies = 2 * ROUNDS + 4 + (CAN_DROP_CACHES ? 2 : 0);
+    const need = copies * srcAlloc;
     const avail = fs.statfsSync(root).bavail * fs.statfsSync(root).bsize;
-    if (avail < need * 1.05) throw new Error(`the bench keeps ${2 * ROUNDS + 4} copies of the source (${(need / 1e9).toFixed(1)} GB) until it ends; ${root} has ${(avail / 1e9).toFixed(1)} GB free: use a smaller N or ROUNDS`);
+    if (avail < need * 1.05) throw new Error(`the bench keeps ${copies} copies of the source (${(need / 1e9).toFixed(1)} GB) until it ends; ${root} has ${(avail / 1e9).toFixed(1)} GB free: use a smaller N or ROUNDS`);
     let T_OURS = "";
     let T_CP = "";
     console.log(`load average before the first pass: ${load()}`);
@@ -169,9 +178,32 @@ async function main(): Promise<void> {
     const r1 = (r1sub * N) / RSYNC_SUBSET;
     syncDisk();
 
+    // First pass from a cold cache: what a data center catching up after an outage, or a new
+    // one, reads from bricks whose images are not in memory. The page cache is dropped before
+    // each tool (root only).
+    let cold: { o: number; c: number } | undefined;
+    if (CAN_DROP_CACHES) {
+      const dropCaches = () => {
+        syncDisk();
+        fs.writeFileSync("/proc/sys/vm/drop_caches", "3");
+      };
+      const T_OC = path.join(root, "t-ours-cold");
+      const T_CC = path.join(root, "t-cp-cold");
+      fs.mkdirSync(T_OC);
+      fs.mkdirSync(T_CC);
+      dropCaches();
+      const oc = ours(T_OC);
+      dropCaches();
+      const cc = cpU(T_CC);
+      syncDisk();
+      cold = { o: oc.s, c: cc };
+      console.log(`first pass from a cold cache (page cache dropped before each): ours ${f2(oc.s)} s (copied ${oc.sum.copied}, failed ${oc.sum.failed}), cp ${f2(cc)} s = ${(oc.s / cc).toFixed(2)}x`);
+    } else console.log("first pass from a cold cache: skipped (dropping the page cache needs root)");
+
     const aOurs = du(T_OURS);
     const aCp = du(T_CP);
     results.push([`first full pass (median of ${ROUNDS})`, `${f2(o1med.s)} (+${f2(o1sync)} sync)`, `${f2(c1)} (+${f2(c1sync)} sync)`, `~${f2(r1)} (${RSYNC_SUBSET} projects: ${f2(r1sub)} s, scaled)`, `${(o1med.s / c1).toFixed(2)}x / ${(o1med.s / r1).toFixed(4)}x`]);
+    if (cold) results.push(["first full pass, cold cache", f2(cold.o), f2(cold.c), "-", `${(cold.o / cold.c).toFixed(2)}x / -`]);
     // On this VM a tool's time also depends on the guest's memory state (writing into page
     // cache the host has taken back faults on first touch), which drifts within a round.
     // Compare each tool in the same position, then combine.
@@ -203,6 +235,9 @@ async function main(): Promise<void> {
     sh("cp", ["-al", T_CP, T_RS]);
     const oN: number[] = [], cN: number[] = [], rN: number[] = [], oC: number[] = [];
     let oNs = o1.sum;
+    // warm-up, not timed: the cold-cache passes dropped the page cache
+    ours(T_OURS);
+    cpU(T_CP);
     for (let i = 0; i < 5; i++) {
       const r = ours(T_OURS);
       oN.push(r.s);

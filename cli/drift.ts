@@ -348,16 +348,19 @@ function checkMountsAndTimers(ctx: NodeCtx): void {
     checkFile(ctx, `unit file ${BRICK_CHECK_UNIT}.timer`, `file:${UNIT_DIR}/${BRICK_CHECK_UNIT}.timer`, brickCheckTimer());
     unitState(`${BRICK_CHECK_UNIT}.timer`, "active");
   }
-  const timers = section(ctx, "sync-timers");
-  if (timers && timers.rc !== 0) ctx.report.errors.push(`${node.name}: sync timers not listed: ${timers.stderr.trim()}`);
-  else if (timers) {
-    const declared = new Set(dc.syncJobs.filter((x) => x.node === node.name).map((j) => `${j.unit}.timer`));
-    // a node with sync jobs has a sync timers step, which removes the others; one with none has not
-    const fix = declared.size > 0 ? "the next deploy of the node's sync timers removes it" : "the node has no sync job left: remove it by hand (systemctl disable --now; its .timer and .service files)";
-    for (const t of timers.stdout.split("\n").map((x) => x.trim()).filter((x) => x && !declared.has(x)).sort()) {
-      ctx.drift(`sync timer ${t}`, `absent (not in the inventory; ${fix})`, "installed");
+  // Timers and mounts of ours the inventory no longer declares here: every node's "retired"
+  // step removes them at the next deploy.
+  const undeclared = (sec: string, what: string, declared: Set<string>) => {
+    const s = section(ctx, sec);
+    if (s && s.rc !== 0) ctx.report.errors.push(`${node.name}: ${what}s not listed: ${s.stderr.trim()}`);
+    else if (s) {
+      for (const u of s.stdout.split("\n").map((x) => x.trim()).filter((x) => x && !declared.has(x)).sort()) {
+        ctx.drift(`${what} ${u}`, "absent (not in the inventory; the next deploy stops and removes it)", "installed");
+      }
     }
-  }
+  };
+  undeclared("sync-timers", "sync timer", new Set(dc.syncJobs.filter((x) => x.node === node.name).map((j) => `${j.unit}.timer`)));
+  undeclared("mount-units", "mount unit", new Set(dc.mounts.filter((x) => x.node === node.name).map((m) => m.unit)));
   for (const j of dc.syncJobs.filter((x) => x.node === node.name)) {
     checkFile(ctx, `unit file ${j.unit}.service`, `file:${UNIT_DIR}/${j.unit}.service`, syncService(j));
     checkFile(ctx, `unit file ${j.unit}.timer`, `file:${UNIT_DIR}/${j.unit}.timer`, syncTimer(j));

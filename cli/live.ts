@@ -6,7 +6,7 @@ import { BRICK_CHECK, BRICK_CHECK_UNIT, GLUSTERD_DROP_IN, GLUSTERD_MESH_WAIT } f
 import { shq } from "../render/shell";
 import { dcLead, nodeBricks } from "../render/steps";
 import { tincDir, tincService } from "../render/tinc";
-import { FIREWALL_RULES, UNIT_DIR } from "../render/units";
+import { FIREWALL_RULES, MOUNT_UNIT_GLOB, MOUNT_UNIT_MARK, UNIT_DIR } from "../render/units";
 
 export const MARK = "@@glustermesh-live@@";
 
@@ -58,6 +58,8 @@ export function liveScript(model: Model, dc: DataCenter, node: MeshNode): string
     sec(`file:${UNIT_DIR}/${m.unit}`, `cat ${shq(`${UNIT_DIR}/${m.unit}`)}`);
     sec(`unit:${m.unit}`, `unit_state ${shq(m.unit)}`);
   }
+  // every mount unit of ours on the node, declared or not (one left from a removed mount is drift)
+  sec("mount-units", `find ${UNIT_DIR} -maxdepth 1 -name ${shq(MOUNT_UNIT_GLOB.slice(UNIT_DIR.length + 1))} -exec grep -q ${shq(`^${MOUNT_UNIT_MARK}`)} {} \\; -printf '%f\\n'`);
   // every sync timer of ours on the node, declared or not (one left from a removed job is drift)
   sec("sync-timers", `find ${UNIT_DIR} -maxdepth 1 -name ${shq(`${SYNC_UNIT_PREFIX}*.timer`)} -printf '%f\\n'`);
   for (const j of dc.syncJobs.filter((x) => x.node === node.name)) {

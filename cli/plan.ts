@@ -138,6 +138,7 @@ function sectionOf(s: Step, dc: string): string {
   if (s.component === "host" || s.component === "cluster") return "gluster servers and peers";
   if (s.component.startsWith("volume:")) return `volume ${s.component.slice("volume:".length)}`;
   if (s.component === "mounts") return "mounts";
+  if (s.component === "retired") return "no longer declared";
   return "sync timers";
 }
 
@@ -153,7 +154,22 @@ function explain(ctx: Ctx, s: Step, action: Action): string[] {
   const rest = s.name.slice(ctx.dc.length + 1).split("/");
   const head = ctx.head;
   if (action === "delete") {
+    if ((rest[0] === "mount" || rest[0] === "sync") && ctx.headDc?.nodes.some((n) => n.name === s.node)) {
+      return [`pulumi forgets: ${s.summary}. The step that removes what ${s.node} no longer declares stops and removes its units`];
+    }
     return [`pulumi forgets: ${s.summary}. Nothing on ${s.node} is undone (remote commands have no delete step)${s.protect ? "; the resource is protected: pulumi up refuses to delete it" : ""}`];
+  }
+  if (rest[0] === "retired") {
+    if (action === "create") return [s.summary];
+    const headTimers = new Set(ctx.headDc?.syncJobs.filter((j) => j.node === s.node).map((j) => j.unit));
+    const headMounts = new Set(ctx.headDc?.mounts.filter((m) => m.node === s.node).map((m) => m.unit));
+    const gone = [
+      ...(ctx.baseDc?.syncJobs ?? []).filter((j) => j.node === s.node && !headTimers.has(j.unit)).map((j) => `sync timer ${j.unit}.timer`),
+      ...(ctx.baseDc?.mounts ?? []).filter((m) => m.node === s.node && !headMounts.has(m.unit)).map((m) => `mount ${m.where} (${m.dc}/${m.volume})`),
+    ];
+    return gone.length
+      ? [`stop and remove on ${s.node}: ${gone.join(", ")} (timers first; a mount in use stays mounted, disabled, with a warning; nothing on the volumes is deleted)`]
+      : [`the sync timers and mounts ${s.node} declares changed; it removes nothing declared before`];
   }
   if (rest[0] === "mesh" && rest[2] === "key") return [`make ${s.node}'s tinc key pair on ${s.node} (the private key never leaves the host; an existing key is kept)`];
   if (rest[0] === "host" && rest[2] === "time") return [`new node ${s.node}: ${s.summary}`];
@@ -305,18 +321,6 @@ function dangers(ctx: Ctx, r: PlanResult): void {
       add(`volume ${bv.name}: ${what}`, `keep the existing replica sets as they are, in order, and add new sets at the end. Moving a brick is gluster volume replace-brick, done by hand.`);
     }
   }
-  // A mount removed that a deployed sync timer still targets: nothing disables the timer on the host.
-  const headMounts = new Set(headDc.mounts.map((m) => `${m.node} ${m.unit}`));
-  const headTimers = new Set(headDc.syncJobs.map((j) => `${j.node} ${j.unit}`));
-  for (const m of baseDc.mounts) {
-    if (headMounts.has(`${m.node} ${m.unit}`)) continue;
-    const timers = baseDc.syncJobs.filter((j) => j.node === m.node && j.mountUnit === m.unit);
-    if (timers.length === 0) continue;
-    add(
-      `mount of ${m.dc}/${m.volume} on ${m.node} is removed while sync timer${timers.length > 1 ? "s" : ""} ${timers.map((j) => `${j.unit}.timer`).join(", ")} target${timers.length > 1 ? "" : "s"} it${timers.every((j) => !headTimers.has(`${j.node} ${j.unit}`)) ? " (removing them from the inventory does not stop them on the host, and each run mounts it again)" : ""}`,
-      `first stop the timers on ${m.node}: systemctl disable --now ${timers.map((j) => `${j.unit}.timer`).join(" ")}; then umount ${m.where} and systemctl disable ${m.unit}; then deploy.`,
-    );
-  }
 }
 
 function notes(ctx: Ctx, r: PlanResult, removed: Step[]): void {
@@ -340,9 +344,11 @@ function notes(ctx: Ctx, r: PlanResult, removed: Step[]): void {
       }
     }
   }
-  const removedUnits = removed.filter((s) => /\/(mount|sync)\//.test(s.name));
+  const removedUnits = removed.filter((s) => /\/(mount|sync)\//.test(s.name) && headDc.nodes.some((n) => n.name === s.node));
   if (removedUnits.length) {
-    r.notes.push(`removed mounts and sync timers stay on the hosts (pulumi only forgets them): unmount and disable them by hand (systemctl disable --now UNIT).`);
+    r.notes.push(
+      `removed mounts and sync timers are stopped and removed by the "no longer declared" step of their node, timers first; a mount in use (an image open on it) stays mounted, disabled, with a warning, until a later deploy finds it free. Nothing on the volumes is deleted.`,
+    );
   }
   const removedNodes = baseDc?.nodes.filter((n) => !headDc.nodes.some((h) => h.name === n.name)) ?? [];
   for (const n of removedNodes) {

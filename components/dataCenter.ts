@@ -1,5 +1,6 @@
-// One data center's storage: the tinc mesh, the gluster cluster, its volumes, the FUSE mounts
-// and the sync timers, each a component whose children are the remote commands of its steps.
+// One data center's storage: the tinc mesh, the gluster cluster, its volumes, the FUSE mounts,
+// the sync timers, and the removal of the timers and mounts the inventory no longer declares,
+// each a component whose children are the remote commands of its steps.
 import * as pulumi from "@pulumi/pulumi";
 import type { Model } from "../model/model";
 import { dcSteps, parsePublicKey, type Component, type Facts, type Step } from "../render/steps";
@@ -106,6 +107,13 @@ export class SyncTimers extends Steps {
   }
 }
 
+/** On every node: the sync timers and mounts the inventory no longer declares, stopped and removed. */
+export class RetiredUnits extends Steps {
+  constructor(name: string, args: StepGroupArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("glustermesh:host:RetiredUnits", name, args, opts);
+  }
+}
+
 /** Host basics: time sync on every node. */
 export class HostBasics extends Steps {
   constructor(name: string, args: StepGroupArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -146,6 +154,7 @@ export class DataCenter extends pulumi.ComponentResource {
     }));
     new VolumeMounts(`${args.dc}/mounts`, { ...shared, steps: of("mounts"), facts: peerFacts }, { parent: this });
     new SyncTimers(`${args.dc}/sync`, { ...shared, steps: of("sync"), facts }, { parent: this });
+    new RetiredUnits(`${args.dc}/retired`, { ...shared, steps: of("retired"), facts }, { parent: this });
 
     this.meshHosts = pulumi.all([mesh.publicKeys, addresses]).apply(([keys, addr]) =>
       Object.fromEntries(dcNodes.map((n) => [n.name, { ...(addr[n.name] ? { address: addr[n.name] } : {}), tinc: n.tinc, publicKey: keys[n.name] }])),

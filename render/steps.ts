@@ -5,7 +5,7 @@
 import { connectTo, dcOf, naturalCompare, type DataCenter, type MeshNode, type Model } from "../model/model";
 import * as gluster from "./gluster";
 import { parsePublicKey, tincConfigScript, tincKeyScript, tincService, type TincHost } from "./tinc";
-import { firewallScript, mountScript, SYNC_BUNDLE, syncTimersScript, timeSyncScript } from "./units";
+import { firewallScript, mountScript, retiredUnitsScript, SYNC_BUNDLE, syncTimersScript, timeSyncScript } from "./units";
 import { diskSteps } from "./disk";
 
 /** What only exists once hosts answer: tinc public keys, and the addresses of created machines. */
@@ -14,7 +14,7 @@ export interface Facts {
   addresses: Record<string, string | undefined>;
 }
 
-export type Component = "host" | "mesh" | "cluster" | "mounts" | "sync" | `volume:${string}`;
+export type Component = "host" | "mesh" | "cluster" | "mounts" | "sync" | "retired" | `volume:${string}`;
 
 interface StepBase {
   name: string;
@@ -213,6 +213,21 @@ export function dcSteps(model: Model, dcName: string, syncBundle = "dist/gluster
       after: [`${d}/sync/${node}/tool`, ...mounts],
       script: syncTimersScript(node, jobs),
       summary: `enable ${jobs.length} sync timer${jobs.length === 1 ? "" : "s"} on ${node}: ${jobs.map((j) => `${j.volume} set ${j.replicaSet} -> ${j.targetDc}`).join(", ")}`,
+    });
+  }
+
+  // What the inventory no longer declares on a node: its sync timers, then its mounts.
+  for (const n of dc.nodes) {
+    const jobs = dc.syncJobs.filter((j) => j.node === n.name);
+    const mounts = dc.mounts.filter((m) => m.node === n.name);
+    add({
+      kind: "command",
+      name: `${d}/retired/${n.name}`,
+      component: "retired",
+      node: n.name,
+      after: [...(jobs.length ? [`${d}/sync/${n.name}/timers`] : []), ...mounts.map((m) => `${d}/mount/${n.name}/${m.dc}/${m.volume}`)],
+      script: retiredUnitsScript(n.name, jobs, mounts),
+      summary: `stop and remove the sync timers and gluster mounts on ${n.name} that the inventory no longer declares (a mount in use stays, with a warning)`,
     });
   }
 

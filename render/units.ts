@@ -1,11 +1,15 @@
 // systemd units and the host scripts that install them: FUSE mounts of gluster volumes, the
 // sync service and timer, the host firewall, time sync.
-import { SYNC_UNIT_PREFIX, type Mount, type SyncJob } from "../model/model";
+import { MOUNT_ROOT, SYNC_UNIT_PREFIX, systemdEscapePath, type Mount, type SyncJob } from "../model/model";
 import { anyAnswersFunction, putFile, script, shq } from "./shell";
 
 export const SYNC_BUNDLE = "/usr/local/lib/glustermesh/glustermesh-sync.js";
 export const SYNC_STATE_DIR = "/var/lib/glustermesh/sync";
 export const UNIT_DIR = "/etc/systemd/system";
+
+/** Mount units of ours: named after mount points under MOUNT_ROOT, and marked by their Description. */
+export const MOUNT_UNIT_GLOB = `${UNIT_DIR}/${systemdEscapePath(MOUNT_ROOT)}-*.mount`;
+export const MOUNT_UNIT_MARK = "Description=glustermesh: gluster volume ";
 
 /** Seconds systemd gives mount.glusterfs (the mount unit's TimeoutSec). */
 export const MOUNT_TIMEOUT = 90;
@@ -13,7 +17,7 @@ export const MOUNT_TIMEOUT = 90;
 export function mountUnit(m: Mount, tincService: string): string {
   const options = ["_netdev", ...(m.backupServers.length ? [`backup-volfile-servers=${m.backupServers.join(":")}`] : []), "log-level=WARNING"];
   return `[Unit]
-Description=glustermesh: gluster volume ${m.volume} of ${m.dc}
+${MOUNT_UNIT_MARK}${m.volume} of ${m.dc}
 Documentation=man:mount.glusterfs(8)
 Wants=network-online.target ${tincService}
 After=network-online.target ${tincService} glusterd.service
@@ -217,16 +221,30 @@ for timer in "\${timers[@]}"; do
     changed "started $timer"
   fi
 done
-# Sync units of ours the inventory no longer declares (a volume, a data center or this node's
-# part removed): their timers are stopped, disabled and removed, so no pass goes to what is gone.
-# A pass running now is left to finish (stopped halfway, it would leave its temporary file at a
-# target no later pass of the pair cleans up); its service file goes at the next deploy.
-declared() { local u; for u in "\${timers[@]}"; do [[ \${u%.timer} == "$1" ]] && return 0; done; return 1; }
+`,
+  );
+}
+
+/**
+ * On every node: stop and remove the sync timers and gluster mounts of ours that the inventory
+ * no longer declares for it (a volume, a data center, a brick or the node's compute role
+ * removed). Timers go first, so no pass starts on a mount about to go. Nothing is deleted on any
+ * volume: unmounting removes no data.
+ */
+export function retiredUnitsScript(node: string, jobs: SyncJob[], mounts: Mount[]): string {
+  return script(
+    `sync timers and mounts ${node} no longer has`,
+    `
+in_list() { local x=$1 u; shift; for u in "$@"; do [[ $u == "$x" ]] && return 0; done; return 1; }
 removed=0
+# Sync units: the timer is stopped, disabled and removed with its service. A pass running now
+# is left to finish (stopped halfway, it would leave its temporary file at a target no later
+# pass of the pair cleans up); its service file goes at the next deploy.
+declared_sync_units=(${jobs.map((j) => shq(j.unit)).join(" ")})
 for sync_unit in ${UNIT_DIR}/${SYNC_UNIT_PREFIX}*.timer ${UNIT_DIR}/${SYNC_UNIT_PREFIX}*.service; do
   [[ -e $sync_unit ]] || continue
   base=$(basename "$sync_unit")
-  if declared "\${base%.*}"; then continue; fi
+  if in_list "\${base%.*}" "\${declared_sync_units[@]}"; then continue; fi
   if [[ $base == *.timer ]]; then
     systemctl disable --now --quiet "$base" 2>/dev/null || true
   elif systemctl is-active --quiet "$base"; then
@@ -236,6 +254,26 @@ for sync_unit in ${UNIT_DIR}/${SYNC_UNIT_PREFIX}*.timer ${UNIT_DIR}/${SYNC_UNIT_
   rm -f "$sync_unit"
   removed=1
   changed "removed $base: the inventory no longer declares it"
+done
+# Mounts: disabled (no mount at boot), unmounted, unit file removed. A mount in use (an image
+# open on it, a pass still running) cannot be unmounted: it stays mounted, disabled, with a
+# warning, and a later deploy removes it once it is free. Only units with our Description (its
+# spaces matched as [ ], so that no line here reads as a gluster command).
+declared_mounts=(${mounts.map((m) => shq(m.unit)).join(" ")})
+mounted() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
+for mount_unit in ${MOUNT_UNIT_GLOB}; do
+  [[ -e $mount_unit ]] || continue
+  base=$(basename "$mount_unit")
+  if in_list "$base" "\${declared_mounts[@]}" || ! grep -q ${shq(`^${MOUNT_UNIT_MARK.replace(/ /g, "[ ]")}`)} "$mount_unit"; then continue; fi
+  where=$(sed -n 's/^Where=//p' "$mount_unit")
+  systemctl disable --quiet "$base" 2>/dev/null || true
+  if mounted "$where" && ! { systemctl stop "$base" && ! mounted "$where"; }; then
+    echo "warning: $where ($base) is no longer in the inventory but is in use: left mounted, disabled; a later deploy removes it once it is free" >&2
+    continue
+  fi
+  rm -f "$mount_unit"
+  removed=1
+  changed "removed $base ($where): the inventory no longer declares it"
 done
 if (( removed )); then systemctl daemon-reload; fi
 `,

@@ -209,8 +209,10 @@ test("tincd stopped and a FUSE mount unmounted on laba5: exit 2, then started ag
 });
 
 const STALE = "glustermesh-sync-retired-set1-to-labc";
+const STALE_MOUNT = "/mnt/gluster/labc/projects";
+const STALE_MOUNT_UNIT = "mnt-gluster-labc-projects.mount";
 
-test("a host file edited, a sync timer disabled, nfs.disable off, the firewall table deleted, a sync timer the inventory dropped: each named; after re-deploying laba, drift is gone and the dropped timer removed", { skip }, async () => {
+test("a host file edited, a sync timer disabled, nfs.disable off, the firewall table deleted, a sync timer and a mount the inventory dropped: each named; after re-deploying laba, drift is gone and the dropped timer and mount removed", { skip }, async () => {
   unmarkDeployed();
   const timer = timerOf("laba2");
   let redeployed = false;
@@ -230,11 +232,17 @@ test("a host file edited, a sync timer disabled, nfs.disable off, the firewall t
 printf '[Timer]\\nOnCalendar=hourly\\n[Install]\\nWantedBy=timers.target\\n' > /etc/systemd/system/${STALE}.timer
 systemctl daemon-reload && systemctl enable --now ${STALE}.timer`,
     );
-    const all = ["laba2 | tinc host file hosts/labb1", `laba2 | unit ${timer}`, "laba1 | volume projects option nfs.disable", "laba3 | firewall table inet glustermesh", `laba1 | sync timer ${STALE}.timer`];
-    r = await waitDrift("laba", all, "five drifts");
+    // and a mount left from a volume the inventory dropped, mounted (a tmpfs stands in for the volume)
+    await exec(
+      "laba1",
+      `printf '[Unit]\\nDescription=glustermesh: gluster volume projects of labc\\n[Mount]\\nWhat=tmpfs\\nWhere=${STALE_MOUNT}\\nType=tmpfs\\n[Install]\\nWantedBy=remote-fs.target\\n' > /etc/systemd/system/${STALE_MOUNT_UNIT}
+mkdir -p ${STALE_MOUNT} && systemctl daemon-reload && systemctl enable --now ${STALE_MOUNT_UNIT}`,
+    );
+    const all = ["laba2 | tinc host file hosts/labb1", `laba2 | unit ${timer}`, "laba1 | volume projects option nfs.disable", "laba3 | firewall table inet glustermesh", `laba1 | sync timer ${STALE}.timer`, `laba1 | mount unit ${STALE_MOUNT_UNIT}`];
+    r = await waitDrift("laba", all, "six drifts");
     assert.equal(r.drift.find((d) => d.node === "laba3")!.found, "missing");
     assert.equal(exitCode(r), 2);
-    note(`five hand-made changes:\n${show(r).replace(/^/gm, "  ")}`);
+    note(`six hand-made changes:\n${show(r).replace(/^/gm, "  ")}`);
 
     redeployed = true;
     const d = await rollout(lab, ["laba"], { log });
@@ -242,6 +250,8 @@ systemctl daemon-reload && systemctl enable --now ${STALE}.timer`,
     note(`re-deploy of laba: ${d.seconds.toFixed(1)}s, ${d.changed.length} changes:\n${d.changed.map((c) => `  ${c}`).join("\n")}`);
     assert.ok(d.changed.some((c) => c.includes(`removed ${STALE}.timer`)), d.changed.join("\n"));
     assert.equal((await exec("laba1", `systemctl is-active ${STALE}.timer || true; ls /etc/systemd/system | grep -c '^${STALE}\\.' || true`)).trim(), "inactive\n0");
+    assert.ok(d.changed.some((c) => c.includes(`removed ${STALE_MOUNT_UNIT} (${STALE_MOUNT})`)), d.changed.join("\n"));
+    assert.equal((await exec("laba1", `ls /etc/systemd/system | grep -c '^${STALE_MOUNT_UNIT}$' || true; awk '$5 == "${STALE_MOUNT}"' /proc/self/mountinfo | wc -l`)).trim(), "0\n0");
     const { r: clean } = await check("laba");
     assert.deepEqual(keys(clean), [], show(clean));
     assert.equal(exitCode(clean), 0, show(clean));

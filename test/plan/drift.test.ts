@@ -63,6 +63,7 @@ function healthy(m: Model, node: string): Sections {
     s[`file:/etc/systemd/system/${mt.unit}`] = { stdout: mountUnit(mt, "tinc@glustermesh.service") };
     s[`unit:${mt.unit}`] = { stdout: "enabled=enabled\nactive=active\n" };
   }
+  s["mount-units"] = { stdout: dc.mounts.filter((x) => x.node === node).map((mt) => `${mt.unit}\n`).join("") };
   s["sync-timers"] = { stdout: dc.syncJobs.filter((x) => x.node === node).map((j) => `${j.unit}.timer\n`).join("") };
   for (const j of dc.syncJobs.filter((x) => x.node === node)) {
     s[`file:/etc/systemd/system/${j.unit}.service`] = { stdout: syncService(j) };
@@ -223,20 +224,28 @@ test("a mount unmounted, a timer disabled, a failed sync", () => {
   assert.deepEqual(lines(failed), [`laba2 | sync ${job.unit} last run | success | exit-code (exit status 1)`]);
 });
 
-test("a sync timer the inventory no longer declares (a job removed) is drift; listing the timers failing is an error", () => {
+test("a sync timer or mount unit the inventory no longer declares is drift (every node's next deploy removes it); listing them failing is an error", () => {
+  const GONE = "absent (not in the inventory; the next deploy stops and removes it)";
   const stale = check((mm, a1) => (a1["sync-timers"] = { stdout: a1["sync-timers"]!.stdout + "glustermesh-sync-projects-set1-to-labc.timer\n" }));
-  assert.deepEqual(lines(stale), ["laba1 | sync timer glustermesh-sync-projects-set1-to-labc.timer | absent (not in the inventory; the next deploy of the node's sync timers removes it) | installed"]);
+  assert.deepEqual(lines(stale), [`laba1 | sync timer glustermesh-sync-projects-set1-to-labc.timer | ${GONE} | installed`]);
   assert.equal(exitCode(stale), 2);
-  // a node left with no sync job has no sync timers step that would remove it: said so
+  // a node left with no sync job: its "retired" step still removes them
   const orphan = check((mm) => {
     const d = mm.dcs.find((x) => x.name === "laba")!;
     d.syncJobs = d.syncJobs.filter((j) => j.node !== "laba1");
   });
   const job1 = model().dcs.find((d) => d.name === "laba")!.syncJobs.find((j) => j.node === "laba1")!;
-  assert.deepEqual(lines(orphan), [`laba1 | sync timer ${job1.unit}.timer | absent (not in the inventory; the node has no sync job left: remove it by hand (systemctl disable --now; its .timer and .service files)) | installed`]);
-  const broken = check((mm, a1) => (a1["sync-timers"] = { stdout: "", stderr: "find: '/etc/systemd/system': Permission denied", rc: 1 }));
+  assert.deepEqual(lines(orphan), [`laba1 | sync timer ${job1.unit}.timer | ${GONE} | installed`]);
+  const mountGone = check((mm, a1) => (a1["mount-units"] = { stdout: a1["mount-units"]!.stdout + "mnt-gluster-labc-projects.mount\n" }));
+  assert.deepEqual(lines(mountGone), [`laba1 | mount unit mnt-gluster-labc-projects.mount | ${GONE} | installed`]);
+  assert.equal(exitCode(mountGone), 2);
+  const broken = check((mm, a1) => {
+    a1["sync-timers"] = { stdout: "", stderr: "find: '/etc/systemd/system': Permission denied", rc: 1 };
+    a1["mount-units"] = { stdout: "", stderr: "find: '/etc/systemd/system': Permission denied", rc: 1 };
+  });
   assert.deepEqual(lines(broken), []);
   assert.ok(broken.errors.some((e) => /laba1: sync timers not listed: find: .*Permission denied/.test(e)), broken.errors.join("\n"));
+  assert.ok(broken.errors.some((e) => /laba1: mount units not listed: find: .*Permission denied/.test(e)), broken.errors.join("\n"));
   assert.equal(exitCode(broken), 1);
 });
 

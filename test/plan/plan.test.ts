@@ -138,15 +138,18 @@ test("removing a volume: DANGER", () => {
   // The timers syncing into labb/projects lose their mount too? No: laba's own mounts of labb stay for compute nodes.
 });
 
-test("a mount removed while a deployed timer targets it: DANGER", () => {
-  // labb stops syncing: laba's bricks no longer mount labb/projects for the timers... but laba1, laba2 are compute nodes
-  // and keep the mount. Make them storage-only so the mount goes with the timers.
+test("a mount removed with the sync timer that targets it: no DANGER; the node's retired step stops the timer, then unmounts", () => {
+  // laba1 and laba2 made storage-only, so that the mount of labb/projects goes with the timers
   const base = { ...baseTexts(), "laba.yaml": LABA.replace(/roles: \[storage, compute\]/g, "roles: [storage]") };
   const head = { ...base, "labb.yaml": LABB.replace("sync: { every: 2min }", "sync: false") };
   const r = plan(head, "laba", base);
-  assert.equal(r.code, 3, text(r));
-  assert.match(r.dangers.map((d) => d.what).join("\n"), /mount of labb\/projects on laba1 is removed while sync timer glustermesh-sync-projects-set1-to-labb\.timer targets it/);
-  assert.match(r.dangers.map((d) => d.instead).join("\n"), /systemctl disable --now glustermesh-sync-projects-set1-to-labb\.timer/);
+  assert.equal(r.code, 0, text(r));
+  assert.deepEqual(r.dangers, []);
+  const retired = op(r, "laba/retired/laba1")!;
+  assert.equal(retired.action, "update");
+  assert.match(retired.details.join("\n"), /stop and remove on laba1: sync timer glustermesh-sync-projects-set1-to-labb\.timer, mount \/mnt\/gluster\/labb\/projects \(labb\/projects\)/);
+  assert.match(op(r, "laba/mount/laba1/labb/projects")!.details.join("\n"), /stops and removes its units/);
+  assert.ok(r.notes.some((n) => /removed mounts and sync timers are stopped and removed .* timers first; a mount in use .* stays mounted/.test(n)), r.notes.join("\n"));
 });
 
 test("a node added to another DC: this DC's nodes write its host file (after that DC deploys)", () => {

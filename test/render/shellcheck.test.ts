@@ -106,10 +106,15 @@ export function codeLines(text: string): string[] {
   return out;
 }
 
-/** `$sync_unit` is set only by `for sync_unit in /etc/systemd/system/glustermesh-sync-*...`. */
-function syncUnitOnlyFromGlob(text: string): boolean {
-  const sets = [...text.matchAll(/\bsync_unit=|\bfor sync_unit in ([^;\n]*)/g)];
-  return sets.length === 1 && sets[0][1] !== undefined && sets[0][1].split(/\s+/).every((w) => w.startsWith("/etc/systemd/system/glustermesh-sync-"));
+/**
+ * The unit files a script may remove: `$sync_unit`, set only by a loop over
+ * /etc/systemd/system/glustermesh-sync-*, and `$mount_unit`, only by a loop over
+ * /etc/systemd/system/mnt-gluster-*.mount (our units the inventory no longer declares).
+ */
+const UNIT_LOOPS: Record<string, string> = { sync_unit: "/etc/systemd/system/glustermesh-sync-", mount_unit: "/etc/systemd/system/mnt-gluster-" };
+function unitVarOnlyFromGlob(text: string, name: string): boolean {
+  const sets = [...text.matchAll(new RegExp(`\\b${name}=|\\bfor ${name} in ([^;\\n]*)`, "g"))];
+  return sets.length === 1 && sets[0][1] !== undefined && sets[0][1].split(/\s+/).every((w) => w.startsWith(UNIT_LOOPS[name]));
 }
 
 /** What is wrong with one rendered bash script, by the project's rules. */
@@ -124,11 +129,11 @@ export function scriptProblems(text: string, brickPaths: string[]): string[] {
     }
     if (/\bforce\b/.test(line)) problems.push(`force: ${line.trim()}`);
     for (const rm of line.matchAll(/\brm\s+([^;&|)]*)/g)) {
-      // The only removals allowed: a script's own temp file or temp dir, and a sync unit file of
-      // ours that the inventory no longer declares: `$sync_unit`, set only by the loop over
-      // /etc/systemd/system/glustermesh-sync-* (checked below).
+      // The only removals allowed: a script's own temp file or temp dir, and a sync or mount unit
+      // file of ours that the inventory no longer declares (UNIT_LOOPS).
       const target = rm[1].trim().replace(/'? EXIT$/, "");
-      if (/^-f "\$sync_unit"$/.test(target) && syncUnitOnlyFromGlob(text)) continue;
+      const unitVar = /^-f "\$(sync_unit|mount_unit)"$/.exec(target)?.[1];
+      if (unitVar !== undefined && unitVarOnlyFromGlob(text, unitVar)) continue;
       if (!/^(-f|-rf) "\$tmp"'?\s*$/.test(target)) problems.push(`rm of something else than $tmp: ${line.trim()}`);
     }
   }
@@ -204,6 +209,9 @@ test("the invariant checker catches each kind of violation", () => {
     ["rm -rf $brick", `${ok}rm -rf "$brick"\n`, ["rm of something else", "destructive command on a brick path"]],
     ["rm of $sync_unit set elsewhere", `${ok}sync_unit=/etc/fstab\nrm -f "$sync_unit"\n`, ["rm of something else"]],
     ["rm of $sync_unit from a wider glob", `${ok}for sync_unit in /etc/systemd/system/*; do rm -f "$sync_unit"; done\n`, ["rm of something else"]],
+    ["rm of $mount_unit set elsewhere", `${ok}mount_unit=/etc/fstab\nrm -f "$mount_unit"\n`, ["rm of something else"]],
+    ["rm of $mount_unit from a wider glob", `${ok}for mount_unit in /etc/systemd/system/*.mount; do rm -f "$mount_unit"; done\n`, ["rm of something else"]],
+    ["rm of $mount_unit from our glob", `${ok}for mount_unit in /etc/systemd/system/mnt-gluster-*.mount; do rm -f "$mount_unit"; done\n`, []],
   ];
   for (const [name, text, expected] of cases) {
     const got = scriptProblems(text, ["/srv/gluster/data"]);

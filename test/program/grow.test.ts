@@ -49,6 +49,7 @@ test("4545 + cloud22, cloud23 and a replica set: new resources only, volume reso
       `4545/sync/${n}/prepare`,
       `4545/sync/${n}/tool`,
       `4545/sync/${n}/timers`,
+      `4545/retired/${n}`,
     ]),
   ].sort();
   assert.deepEqual(added, expected);

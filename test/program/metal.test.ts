@@ -13,6 +13,7 @@ const COMPONENT_OF: [RegExp, string][] = [
   [/^[^/]+\/projects\//, "glustermesh:gluster:Volume"],
   [/^[^/]+\/mount\//, "glustermesh:mount:VolumeMounts"],
   [/^[^/]+\/sync\//, "glustermesh:sync:SyncTimers"],
+  [/^[^/]+\/retired\//, "glustermesh:host:RetiredUnits"],
 ];
 
 const DCS = ["4545", "gce-central-1", "gce-europe-1", "padelford"];
@@ -50,6 +51,7 @@ function checkStack(result: ProgramResult, e: Expect) {
       `${d}/sync/${n}/prepare`,
       `${d}/sync/${n}/tool`,
       `${d}/sync/${n}/timers`,
+      `${d}/retired/${n}`,
     ]),
     ...e.nodes.filter((n) => n !== e.lead).map((n) => `${d}/cluster/probe/${n}`),
   ].sort();
@@ -68,6 +70,7 @@ function checkStack(result: ProgramResult, e: Expect) {
     [`${d}/projects`, "glustermesh:gluster:Volume"],
     [`${d}/mounts`, "glustermesh:mount:VolumeMounts"],
     [`${d}/sync`, "glustermesh:sync:SyncTimers"],
+    [`${d}/retired`, "glustermesh:host:RetiredUnits"],
   ]) {
     assert.equal(rs.get(name).type, type, name);
     assert.equal(rs.parentOf(name)?.name, d, `${name} is under the DataCenter`);
@@ -126,6 +129,9 @@ function checkStack(result: ProgramResult, e: Expect) {
     }
     waits(`${d}/sync/${n}/timers`, `${d}/sync/${n}/tool`);
     waits(`${d}/sync/${n}/tool`, `${d}/sync/${n}/prepare`);
+    // what the inventory no longer declares goes last: timers, then the mounts they synced into
+    waits(`${d}/retired/${n}`, `${d}/sync/${n}/timers`);
+    for (const x of DCS) waits(`${d}/retired/${n}`, `${d}/mount/${n}/${x}/projects`);
   }
   // Nothing of the volume runs before the pool exists, and a volume step never waits for a mount.
   assert.ok(!rs.waitsFor(volumeSteps[0], `${d}/mount/${e.nodes[0]}/${d}/projects`));

@@ -490,7 +490,7 @@ export function formatReport(r: DriftReport): string {
     r.errors.length
       ? `${r.dc}: NOT fully checked (${r.errors.length} problem${r.errors.length > 1 ? "s" : ""}, ${reachable}/${total} nodes read)${r.drift.length ? `; ${r.drift.length} drift${r.drift.length > 1 ? "s" : ""} found so far` : ""}`
       : r.drift.length
-        ? `${r.dc}: ${r.drift.length} drift${r.drift.length > 1 ? "s" : ""} on ${new Set(r.drift.map((d) => d.node)).size} of ${total} nodes (pulumi up --stack ${r.dc} re-applies what the stack manages; anything else needs a look)`
+        ? `${r.dc}: ${r.drift.length} drift${r.drift.length > 1 ? "s" : ""} on ${new Set(r.drift.map((d) => d.node)).size} of ${total} nodes (pulumi up runs a step again only when the step changes; to run every step again: pulumi config set glustermesh:reapply "$(date +%s)" --stack ${r.dc} && pulumi up --stack ${r.dc}; anything else needs a look)`
         : `${r.dc}: no drift (${total} nodes checked)`,
   );
   return out.join("\n") + "\n";

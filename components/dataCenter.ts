@@ -24,6 +24,8 @@ export interface DataCenterArgs {
   /** Public addresses of machines the stack creates (gce); metal nodes use the inventory's. */
   addresses?: Record<string, pulumi.Input<string>>;
   syncBundle: string;
+  /** `glustermesh:reapply`: a new value makes every step that is not protected run again. */
+  reapply?: string;
 }
 
 interface StepGroupArgs {
@@ -32,6 +34,7 @@ interface StepGroupArgs {
   ssh: SshSettings;
   facts: pulumi.Output<Facts>;
   resources: StepResources;
+  reapply?: string;
 }
 
 type Shared = Omit<StepGroupArgs, "steps" | "facts">;
@@ -130,7 +133,7 @@ export class DataCenter extends pulumi.ComponentResource {
     const steps = dcSteps(args.model, args.dc, args.syncBundle);
     const of = (c: Component) => steps.filter((s) => s.component === c);
     const dcNodes = args.model.nodes.filter((n) => n.dc === args.dc);
-    const shared: Shared = { access: args.access, ssh: args.ssh, resources: new Map() };
+    const shared: Shared = { access: args.access, ssh: args.ssh, resources: new Map(), reapply: args.reapply };
     const noFacts = pulumi.output<Facts>({ publicKeys: {}, addresses: {} });
     const addresses = pulumi.all(Object.fromEntries(dcNodes.map((n) => [n.name, pulumi.output(args.addresses?.[n.name] ?? n.address)])));
 

@@ -19,6 +19,8 @@ export interface GceMachinesArgs {
   dc: string;
   /** How the deploy logs in (user, private key, bastion): the disk steps run over it. */
   ssh: SshSettings;
+  /** `glustermesh:reapply`: a new value makes the disk steps run again. */
+  reapply?: string;
 }
 
 /** Network tag of every glustermesh machine: the firewall rules apply to it. */
@@ -207,7 +209,7 @@ export class GceMachines extends pulumi.ComponentResource {
     }
 
     // Brick disks formatted (only when blank) and mounted before anything else runs on a node.
-    const disks = new BrickDisks(`${dc.name}/disks`, { dc, bricks, ssh: args.ssh, access: Object.fromEntries(dc.nodes.map((n) => [n.name, this.baseAccess(n.name, hostKeys, [this.instances[n.name], ...attachments[n.name]])])) }, parent);
+    const disks = new BrickDisks(`${dc.name}/disks`, { dc, bricks, ssh: args.ssh, reapply: args.reapply, access: Object.fromEntries(dc.nodes.map((n) => [n.name, this.baseAccess(n.name, hostKeys, [this.instances[n.name], ...attachments[n.name]])])) }, parent);
     for (const n of dc.nodes) {
       this.access[n.name] = this.baseAccess(n.name, hostKeys, [this.instances[n.name], ...attachments[n.name], ...(disks.byNode[n.name] ?? [])]);
     }
@@ -260,7 +262,7 @@ export class GceMachines extends pulumi.ComponentResource {
 export class BrickDisks extends pulumi.ComponentResource {
   /** The step resources of each node. */
   public readonly byNode: Record<string, pulumi.Resource[]> = {};
-  constructor(name: string, args: { dc: DcModel; bricks: BrickDisk[]; ssh: SshSettings; access: Record<string, NodeAccess> }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: { dc: DcModel; bricks: BrickDisk[]; ssh: SshSettings; reapply?: string; access: Record<string, NodeAccess> }, opts?: pulumi.ComponentResourceOptions) {
     super("glustermesh:gce:BrickDisks", name, {}, opts);
     const steps = diskSteps(args.dc, args.bricks);
     const created = createStepResources({
@@ -270,6 +272,7 @@ export class BrickDisks extends pulumi.ComponentResource {
       ssh: args.ssh,
       facts: pulumi.output<Facts>({ publicKeys: {}, addresses: {} }),
       resources: new Map(),
+      reapply: args.reapply,
     });
     for (const st of steps) (this.byNode[st.node] ??= []).push(created[st.name]);
     this.registerOutputs({});

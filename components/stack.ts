@@ -20,6 +20,7 @@ export interface StackSettings {
   hostKeys: Record<string, string>;
   stackPrefix: string;
   peerStacks: Record<string, string>;
+  reapply?: string;
 }
 
 export function readSettings(projectRoot: string): StackSettings {
@@ -42,6 +43,7 @@ export function readSettings(projectRoot: string): StackSettings {
     hostKeys: config.getObject<Record<string, string>>("hostKeys") ?? {},
     stackPrefix: config.get("stackPrefix") ?? `organization/${pulumi.getProject()}`,
     peerStacks: config.getObject<Record<string, string>>("peerStacks") ?? {},
+    reapply: config.get("reapply"),
   };
 }
 
@@ -90,7 +92,7 @@ export function dataCenterStack(projectRoot: string) {
   let access: Record<string, NodeAccess>;
   let addresses: Record<string, pulumi.Input<string>> | undefined;
   if (dc.provider === "gce") {
-    const machines = new GceMachines(dcName, { model, dc: dcName, ssh: settings.ssh });
+    const machines = new GceMachines(dcName, { model, dc: dcName, ssh: settings.ssh, reapply: settings.reapply });
     access = machines.access;
     addresses = machines.addresses;
   } else {
@@ -113,6 +115,7 @@ export function dataCenterStack(projectRoot: string) {
     peerHosts: peerHosts(model, dcName, settings),
     addresses,
     syncBundle: ensureSyncBundle(projectRoot),
+    reapply: settings.reapply,
   });
 
   return {

@@ -61,6 +61,8 @@ export function createStepResources(args: {
   ssh: SshSettings;
   facts: pulumi.Output<Facts>;
   resources: StepResources;
+  /** `glustermesh:reapply`: when set, every step that is not protected runs again whenever it changes. */
+  reapply?: string;
 }): Record<string, command.remote.Command | command.remote.CopyToRemote> {
   const created: Record<string, command.remote.Command | command.remote.CopyToRemote> = {};
   for (const step of args.steps) {
@@ -81,11 +83,16 @@ export function createStepResources(args: {
       ...(step.protect ? { protect: true, retainOnDelete: true } : {}),
     };
     const connection = connectionFor(access, args.ssh);
+    // pulumi up runs a command again only when its inputs change, and it cannot read the hosts:
+    // a change made by hand (drift) stays until the step runs again. A new `glustermesh:reapply`
+    // value replaces every step that is not protected, so each one runs again (every script checks
+    // first, then acts). Protected steps (volumes, replica sets) are never replaced.
+    const reapply = args.reapply !== undefined && !step.protect ? [args.reapply] : [];
     let resource: command.remote.Command | command.remote.CopyToRemote;
     if (step.kind === "copy") {
       resource = new command.remote.CopyToRemote(
         step.name,
-        { connection, source: new pulumi.asset.FileAsset(step.source), remotePath: step.remotePath, triggers: [fileSha256(step.source)] },
+        { connection, source: new pulumi.asset.FileAsset(step.source), remotePath: step.remotePath, triggers: [fileSha256(step.source), ...reapply] },
         opts,
       );
     } else {
@@ -93,7 +100,7 @@ export function createStepResources(args: {
       // A changed script is a changed `create`: the command runs again (update falls back to
       // create), so a changed file re-applies exactly the steps it feeds.
       const create = typeof s === "string" ? asRemoteCommand(s) : args.facts.apply((f) => asRemoteCommand(s(f)));
-      resource = new command.remote.Command(step.name, { connection, create }, opts);
+      resource = new command.remote.Command(step.name, { connection, create, ...(reapply.length ? { triggers: reapply } : {}) }, opts);
     }
     args.resources.set(step.name, resource);
     created[step.name] = resource;

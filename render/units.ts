@@ -257,7 +257,7 @@ for sync_unit in ${UNIT_DIR}/${SYNC_UNIT_PREFIX}*.timer ${UNIT_DIR}/${SYNC_UNIT_
 done
 # Mounts: disabled (no mount at boot), unmounted, unit file removed. A mount in use (an image
 # open on it, a pass still running) cannot be unmounted: it stays mounted, disabled, with a
-# warning, and a later deploy removes it once it is free. Only units with our Description (its
+# warning, and this step removes it when it runs again once the mount is free. Only units with our Description (its
 # spaces matched as [ ], so that no line here reads as a gluster command).
 declared_mounts=(${mounts.map((m) => shq(m.unit)).join(" ")})
 mounted() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
@@ -268,7 +268,7 @@ for mount_unit in ${MOUNT_UNIT_GLOB}; do
   where=$(sed -n 's/^Where=//p' "$mount_unit")
   systemctl disable --quiet "$base" 2>/dev/null || true
   if mounted "$where" && ! { systemctl stop "$base" && ! mounted "$where"; }; then
-    echo "warning: $where ($base) is no longer in the inventory but is in use: left mounted, disabled; a later deploy removes it once it is free" >&2
+    echo "warning: $where ($base) is no longer in the inventory but is in use: left mounted, disabled; this step removes it when it runs again once the mount is free (with pulumi: set a new glustermesh:reapply)" >&2
     continue
   fi
   rm -f "$mount_unit"

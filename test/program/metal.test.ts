@@ -194,3 +194,20 @@ test("4545: names, components, order and protection", async () => {
     sets: [0, 1, 2, 3, 4, 5].map((i) => [nodes[2 * i], nodes[2 * i + 1]]),
   });
 });
+
+test("glustermesh:reapply: a new value replaces every step that is not protected, so each runs again; unset, no step has it", async () => {
+  const [plain, again] = await Promise.all([runScenario({ stack: "padelford" }), runScenario({ stack: "padelford", config: { "glustermesh:reapply": "2026-11-26T08:30" } })]);
+  assert.equal(again.ok, true, JSON.stringify(again.error));
+  const triggersOf = (r: { inputs: Record<string, unknown> }) => (r.inputs.triggers as unknown[] | undefined) ?? [];
+  const cmds = new Resources(again.resources).commands();
+  const isProtected = cmds.filter((r) => r.protect);
+  assert.ok(isProtected.length > 0 && cmds.length > isProtected.length);
+  for (const r of cmds) {
+    if (r.protect) assert.ok(!triggersOf(r).includes("2026-11-26T08:30"), `${r.name} is protected: never replaced`);
+    else assert.ok(triggersOf(r).includes("2026-11-26T08:30"), `${r.name} runs again`);
+  }
+  for (const r of new Resources(plain.resources).commands()) {
+    if (r.type === "command:remote:Command") assert.deepEqual(triggersOf(r), [], r.name);
+    else assert.equal(triggersOf(r).length, 1, `${r.name}: only the file's hash`);
+  }
+});

@@ -347,7 +347,7 @@ function notes(ctx: Ctx, r: PlanResult, removed: Step[]): void {
   const removedUnits = removed.filter((s) => /\/(mount|sync)\//.test(s.name) && headDc.nodes.some((n) => n.name === s.node));
   if (removedUnits.length) {
     r.notes.push(
-      `removed mounts and sync timers are stopped and removed by the "no longer declared" step of their node, timers first; a mount in use (an image open on it) stays mounted, disabled, with a warning, until a later deploy finds it free. Nothing on the volumes is deleted.`,
+      `removed mounts and sync timers are stopped and removed by the "no longer declared" step of their node, timers first; a mount in use (an image open on it) stays mounted, disabled, with a warning, until the step runs again and finds it free (a new glustermesh:reapply runs it again). Nothing on the volumes is deleted.`,
     );
   }
   const removedNodes = baseDc?.nodes.filter((n) => !headDc.nodes.some((h) => h.name === n.name)) ?? [];

@@ -11,6 +11,13 @@ export const UNIT_DIR = "/etc/systemd/system";
 export const MOUNT_UNIT_GLOB = `${UNIT_DIR}/${systemdEscapePath(MOUNT_ROOT)}-*.mount`;
 export const MOUNT_UNIT_MARK = "Description=glustermesh: gluster volume ";
 
+/**
+ * `mounted_at PATH`: is PATH a mount point now? By the kernel's table, never by stat: a FUSE mount
+ * that is still connecting answers stat and mkdir with "Transport endpoint is not connected".
+ * (Mount points here have no characters mountinfo escapes.)
+ */
+const MOUNTED_AT = `mounted_at() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }`;
+
 /** Seconds systemd gives mount.glusterfs (the mount unit's TimeoutSec). */
 export const MOUNT_TIMEOUT = 90;
 
@@ -111,10 +118,9 @@ export function mountScript(m: Mount, tincService: string, reach: MountReach): s
     `mount of ${m.dc}/${m.volume} on ${m.node}`,
     `
 need_packages glusterfs-client
-# Mounted or not, by the kernel's table, never by stat: a FUSE mount that is still connecting
-# (a sync pass may have started it) answers stat and mkdir with "Transport endpoint is not
-# connected". (Mount points here have no characters mountinfo escapes.)
-mounted() { awk -v m=${where} '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
+# (a sync pass may have started the mount: it may be in the kernel's table and not answer yet)
+${MOUNTED_AT}
+mounted() { mounted_at ${where}; }
 if ! mounted; then mkdir -p ${where}; fi
 ${putFile(`${UNIT_DIR}/${m.unit}`, "644", mountUnit(m, tincService), "systemctl daemon-reload")}
 if ! systemctl is-enabled --quiet ${unit}; then
@@ -257,17 +263,17 @@ for sync_unit in ${UNIT_DIR}/${SYNC_UNIT_PREFIX}*.timer ${UNIT_DIR}/${SYNC_UNIT_
 done
 # Mounts: disabled (no mount at boot), unmounted, unit file removed. A mount in use (an image
 # open on it, a pass still running) cannot be unmounted: it stays mounted, disabled, with a
-# warning, and this step removes it when it runs again once the mount is free. Only units with our Description (its
-# spaces matched as [ ], so that no line here reads as a gluster command).
+# warning, and this step removes it when it runs again once the mount is free. Only units with
+# our Description (its spaces matched as [ ], so that no line here reads as a gluster command).
 declared_mounts=(${mounts.map((m) => shq(m.unit)).join(" ")})
-mounted() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
+${MOUNTED_AT}
 for mount_unit in ${MOUNT_UNIT_GLOB}; do
   [[ -e $mount_unit ]] || continue
   base=$(basename "$mount_unit")
   if in_list "$base" "\${declared_mounts[@]}" || ! grep -q ${shq(`^${MOUNT_UNIT_MARK.replace(/ /g, "[ ]")}`)} "$mount_unit"; then continue; fi
   where=$(sed -n 's/^Where=//p' "$mount_unit")
   systemctl disable --quiet "$base" 2>/dev/null || true
-  if mounted "$where" && ! { systemctl stop "$base" && ! mounted "$where"; }; then
+  if mounted_at "$where" && ! { systemctl stop "$base" && ! mounted_at "$where"; }; then
     echo "warning: $where ($base) is no longer in the inventory but is in use: left mounted, disabled; this step removes it when it runs again once the mount is free (with pulumi: set a new glustermesh:reapply)" >&2
     continue
   fi

@@ -1,9 +1,9 @@
 // The deploy step of `npm run lab`: write a lab inventory from the running lab's hosts and
-// pinned host keys, deploy every DC with the mock engine (lab/engine.ts: the real Pulumi
-// program, its scripts run over real SSH), then print a status of the mesh and the storage.
+// pinned host keys, deploy every DC with the real Pulumi engine (`pulumi up` per DC stack, see
+// lab/pulumi.ts), then print a status of the mesh and the storage.
 //
-// The first rollout is two waves, each deploying laba and labb at the same time (one engine
-// process each). tinc keys are made on the hosts, so a DC learns another DC's keys only from
+// The first rollout is two waves, each deploying laba and labb at the same time (one
+// `pulumi up` each). tinc keys are made on the hosts, so a DC learns another DC's keys only from
 // that DC's stack outputs (its `meshHosts`), which exist only after that DC was deployed once:
 //   1. laba + labb: keys, the mesh inside each DC, clusters, volumes. Neither knows the other
 //      yet (a warning each); their mounts of the other's volume are installed, not attempted.
@@ -14,7 +14,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { changedLines, deployDc, type DeployReport } from "./engine";
+import { changedLines, ensureStack, upStack, type DeployReport } from "./pulumi";
 import type { Lab } from "./hosts";
 import { SPARE_HOSTS } from "./layout";
 
@@ -128,7 +128,7 @@ export interface RolloutResult {
 }
 
 /** Deploy the waves in order (the DCs of a wave at the same time), stopping after the first failed wave. */
-export async function rollout(lab: Lab, order: Rollout, opts: { log?: (l: string) => void; inventoryDir?: string } = {}): Promise<RolloutResult> {
+export async function rollout(lab: Lab, order: Rollout, opts: { log?: (l: string) => void; inventoryDir?: string; verbose?: boolean } = {}): Promise<RolloutResult> {
   const log = opts.log ?? (() => undefined);
   const t0 = Date.now();
   const reports: DeployReport[] = [];
@@ -136,12 +136,13 @@ export async function rollout(lab: Lab, order: Rollout, opts: { log?: (l: string
     const dcs = Array.isArray(wave) ? wave : [wave];
     if (new Set(dcs).size !== dcs.length) throw new Error(`rollout wave ${i + 1} deploys a DC twice: ${dcs.join(", ")}`);
     log(`deploy: wave ${i + 1}/${order.length}: ${dcs.join(" + ")}`);
-    const wr = await Promise.all(dcs.map((dc) => deployDc(lab, dc, { log, inventoryDir: opts.inventoryDir ?? INVENTORY_DIR })));
+    for (const dc of dcs) await ensureStack(lab, dc, opts.inventoryDir ?? INVENTORY_DIR);
+    const wr = await Promise.all(dcs.map((dc) => upStack(lab, dc, { log: opts.verbose ? log : undefined })));
     for (const r of wr) {
       reports.push(r);
-      const n = changedLines(r).length;
-      log(`deploy: ${r.dc} ${r.ok ? "done" : "FAILED"} in ${r.seconds.toFixed(1)}s: ${r.resources.length} resources, ${n} changes`);
-      for (const f of r.failures) log(`deploy: FAILED ${f.name} on ${f.host ?? "-"}${f.exitCode !== undefined ? ` (exit ${f.exitCode})` : ""}: ${f.message}\n${f.output.replace(/^/gm, "    | ")}`);
+      const ops = Object.entries(r.summary).filter(([op]) => op !== "same").map(([op, n]) => `${n} ${op}`);
+      log(`deploy: ${r.dc} ${r.ok ? "done" : "FAILED"} in ${r.seconds.toFixed(1)}s: ${r.resources.length} steps ran (${ops.join(", ") || "no change"}), ${changedLines(r).length} changes on hosts`);
+      for (const f of r.failures) log(`deploy: FAILED ${f.name} on ${f.host ?? "-"}${f.exitCode !== undefined ? ` (exit ${f.exitCode})` : ""}:\n${f.message.replace(/^/gm, "    | ")}`);
     }
     if (!wr.every((r) => r.ok)) break;
   }

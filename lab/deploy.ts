@@ -14,7 +14,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { changedLines, ensureStack, upStack, type DeployReport } from "./pulumi";
+import { changedLines, ensureStack, setConfig, upStack, type DeployReport } from "./pulumi";
 import type { Lab } from "./hosts";
 import { SPARE_HOSTS } from "./layout";
 
@@ -127,8 +127,17 @@ export interface RolloutResult {
   changed: string[];
 }
 
+export interface RolloutOptions {
+  log?: (l: string) => void;
+  inventoryDir?: string;
+  /** show every line `pulumi up` prints */
+  verbose?: boolean;
+  /** set `glustermesh:reapply` to this value first: every step that is not protected runs again */
+  reapply?: string;
+}
+
 /** Deploy the waves in order (the DCs of a wave at the same time), stopping after the first failed wave. */
-export async function rollout(lab: Lab, order: Rollout, opts: { log?: (l: string) => void; inventoryDir?: string; verbose?: boolean } = {}): Promise<RolloutResult> {
+export async function rollout(lab: Lab, order: Rollout, opts: RolloutOptions = {}): Promise<RolloutResult> {
   const log = opts.log ?? (() => undefined);
   const t0 = Date.now();
   const reports: DeployReport[] = [];
@@ -136,7 +145,10 @@ export async function rollout(lab: Lab, order: Rollout, opts: { log?: (l: string
     const dcs = Array.isArray(wave) ? wave : [wave];
     if (new Set(dcs).size !== dcs.length) throw new Error(`rollout wave ${i + 1} deploys a DC twice: ${dcs.join(", ")}`);
     log(`deploy: wave ${i + 1}/${order.length}: ${dcs.join(" + ")}`);
-    for (const dc of dcs) await ensureStack(lab, dc, opts.inventoryDir ?? INVENTORY_DIR);
+    for (const dc of dcs) {
+      await ensureStack(lab, dc, opts.inventoryDir ?? INVENTORY_DIR);
+      if (opts.reapply !== undefined) await setConfig(lab, dc, "glustermesh:reapply", opts.reapply);
+    }
     const wr = await Promise.all(dcs.map((dc) => upStack(lab, dc, { log: opts.verbose ? log : undefined })));
     for (const r of wr) {
       reports.push(r);

@@ -2,8 +2,10 @@
 //   up (default): install missing Debian packages, boot the default lab, deploy, print status.
 //   down: tear down any lab (also a crashed one).
 //   status: status table of the running lab.
+//   pulumi ARGS...: the real Pulumi CLI against the running lab's backend and stacks (laba, labb).
 // The lab keeps running after this command exits.
 import { spawnSync } from "node:child_process";
+import { pulumiArgv, pulumiEnv, REPO, removeStackFiles } from "./pulumi";
 import { aptInstallCommand, attach, checkPrereqs, down, HostStatus, Lab, up } from "./hosts";
 import { deploy } from "./deploy";
 import { DEFAULT_LAYOUT } from "./layout";
@@ -53,9 +55,16 @@ async function printStatus(lab: Lab): Promise<boolean> {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const cmd = args.find((a) => !a.startsWith("-")) ?? "up";
+  if (cmd === "pulumi") {
+    if (process.getuid?.() !== 0) fail("must run as root");
+    const argv = pulumiArgv(attach(), args.slice(args.indexOf("pulumi") + 1));
+    const r = spawnSync(argv[0], argv.slice(1), { cwd: REPO, env: pulumiEnv(), stdio: "inherit" });
+    process.exit(r.status ?? 1);
+  }
   if (cmd === "down") {
     if (process.getuid?.() !== 0) fail("must run as root");
     await down({ log });
+    removeStackFiles(["laba", "labb"]);
     log(`lab: down in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return;
   }
@@ -63,13 +72,14 @@ async function main(): Promise<void> {
     const ok = await printStatus(attach());
     process.exit(ok ? 0 : 1);
   }
-  if (cmd !== "up") fail(`unknown command "${cmd}" (use: up, down, status)`);
+  if (cmd !== "up") fail(`unknown command "${cmd}" (use: up, down, status, pulumi ARGS...)`);
   ensurePrereqs();
   const lab = await up(DEFAULT_LAYOUT, { log });
   if (!args.includes("--no-deploy")) await deploy(lab, { log });
   const ok = await printStatus(lab);
   log(`lab: up in ${((Date.now() - t0) / 1000).toFixed(1)} s; ssh: ${lab.sshArgv(lab.hosts[0].name).join(" ")}`);
   log(`lab: node in the driver namespace: ${lab.driverArgv(["node", "..."]).join(" ")}`);
+  log("lab: the stacks with the real Pulumi CLI: npm run lab -- pulumi preview --stack laba --diff");
   log("lab: tear down with: npm run lab -- down");
   if (!ok) process.exit(1);
 }

@@ -29,14 +29,45 @@ export function engineBinDir(): string {
   return binDir;
 }
 
+const PULUMI_HOME = path.join(PULUMI_DIR, "home");
+const COMMAND_VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, "node_modules", "@pulumi", "command", "package.json"), "utf8")) as { version: string }).version;
+
+/**
+ * The command provider, installed in the lab's PULUMI_HOME as `@pulumi/command`'s install script
+ * does for a user (`pulumi plugin install resource command VERSION`): the engine's own build, or
+ * the one a user's Pulumi installation has.
+ */
+function installCommandPlugin(bin: string): void {
+  const plugin = `pulumi-resource-command`;
+  const installed = path.join(PULUMI_HOME, "plugins", `resource-command-v${COMMAND_VERSION}`, plugin);
+  const candidates = [path.join(bin, plugin), path.join(process.env.HOME ?? "/root", ".pulumi", "plugins", `resource-command-v${COMMAND_VERSION}`, plugin)];
+  const source = candidates.find((f) => fs.existsSync(f));
+  if (!source) throw new Error(`no ${plugin} ${COMMAND_VERSION}: run pulumi plugin install resource command ${COMMAND_VERSION}, or unset the pulumi on PATH so that engine/build.sh builds one`);
+  const sum = (f: string) => crypto.createHash("sha256").update(fs.readFileSync(f)).digest("hex");
+  if (fs.existsSync(installed) && sum(installed) === sum(source)) return;
+  const r = spawnSync(path.join(bin, "pulumi"), ["plugin", "install", "resource", "command", COMMAND_VERSION, "--file", source, "--reinstall"], {
+    encoding: "utf8",
+    env: { ...process.env, PULUMI_HOME, PULUMI_SKIP_UPDATE_CHECK: "true" },
+  });
+  if (r.status !== 0) throw new Error(`pulumi plugin install resource command failed: ${r.stderr}`);
+}
+
+let prepared = false;
 /** The environment every lab `pulumi` command runs with. */
 export function pulumiEnv(): NodeJS.ProcessEnv {
-  fs.mkdirSync(BACKEND_DIR, { recursive: true, mode: 0o700 });
-  if (!fs.existsSync(PASSPHRASE_FILE)) fs.writeFileSync(PASSPHRASE_FILE, crypto.randomBytes(24).toString("base64url") + "\n", { mode: 0o600 });
+  const bin = engineBinDir();
+  if (!prepared || !fs.existsSync(PASSPHRASE_FILE)) {
+    fs.mkdirSync(BACKEND_DIR, { recursive: true, mode: 0o700 });
+    if (!fs.existsSync(PASSPHRASE_FILE)) fs.writeFileSync(PASSPHRASE_FILE, crypto.randomBytes(24).toString("base64url") + "\n", { mode: 0o600 });
+    installCommandPlugin(bin);
+    prepared = true;
+  }
   return {
     ...process.env,
-    PATH: `${engineBinDir()}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-    PULUMI_HOME: path.join(PULUMI_DIR, "home"),
+    PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+    PULUMI_HOME,
+    // plugins come from PULUMI_HOME, as on a user's machine, not from PATH
+    PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
     PULUMI_BACKEND_URL: `file://${BACKEND_DIR}`,
     PULUMI_CONFIG_PASSPHRASE_FILE: PASSPHRASE_FILE,
     PULUMI_SKIP_UPDATE_CHECK: "true",
@@ -150,7 +181,7 @@ export interface DeployReport {
 
 interface EngineEvent {
   diagnosticEvent?: { urn?: string; message: string; severity: string };
-  resOutputsEvent?: { metadata: StepMeta };
+  resOutputsEvent?: { metadata: StepMeta; planning?: boolean };
   resOpFailedEvent?: { metadata: StepMeta; status: number };
   summaryEvent?: { resourceChanges: Record<string, number> };
 }
@@ -188,6 +219,7 @@ export function reportFromEvents(lab: Lab, dc: string, eventsText: string): Omit
     const e = JSON.parse(line) as EngineEvent;
     if (e.resOutputsEvent) {
       const m = e.resOutputsEvent.metadata;
+      if (e.resOutputsEvent.planning) continue; // the preview before the update
       if (!m.type.startsWith("command:") || m.op === "same" || m.op === "read") continue;
       const out = m.new?.outputs ?? {};
       const name = urnName(m.urn);
@@ -210,15 +242,19 @@ export function reportFromEvents(lab: Lab, dc: string, eventsText: string): Omit
     }
   }
   // the stack's own errors ("update failed") count only when no step failed
-  return { dc, resources, failures: failures.length ? failures : programErrors, warnings, summary };
+  const unique = (fs: Failure[]) => fs.filter((f, i) => fs.findIndex((g) => g.name === f.name && g.message === f.message) === i);
+  return { dc, resources, failures: unique(failures.length ? failures : programErrors), warnings: [...new Set(warnings)], summary };
 }
 
-/** `pulumi up` of one lab DC: the real engine, no preview, an event log read into a report. */
+/**
+ * `pulumi up --yes` of one lab DC, as a user runs it: the preview first (a protected resource the
+ * program dropped fails it before any step runs), then the update; a report from its event log.
+ */
 export async function upStack(lab: Lab, dc: string, opts: { log?: (l: string) => void; args?: string[] } = {}): Promise<DeployReport> {
   const t0 = Date.now();
   fs.mkdirSync(EVENTS_DIR, { recursive: true });
   const events = path.join(EVENTS_DIR, `up-${dc}-${Date.now()}.jsonl`);
-  const r = await pulumi(lab, ["up", "--stack", dc, "--yes", "--non-interactive", "--skip-preview", "--event-log", events, ...(opts.args ?? [])], {
+  const r = await pulumi(lab, ["up", "--stack", dc, "--yes", "--non-interactive", "--event-log", events, ...(opts.args ?? [])], {
     onLine: (l) => opts.log?.(`  ${dc} | ${l}`),
   });
   const parsed = reportFromEvents(lab, dc, fs.existsSync(events) ? fs.readFileSync(events, "utf8") : "");
@@ -231,4 +267,27 @@ export async function upStack(lab: Lab, dc: string, opts: { log?: (l: string) =>
 /** Every `changed:` line of a report, as "resource: line". */
 export function changedLines(r: DeployReport): string[] {
   return r.resources.flatMap((x) => x.changed.map((c) => `${x.name}: ${c}`));
+}
+
+/** `pulumi config set` on a lab stack (a value on stdin when secret). */
+export async function setConfig(lab: Lab, dc: string, key: string, value: string): Promise<void> {
+  await pulumiOk(lab, ["config", "set", "--stack", dc, key, value]);
+}
+
+/** A step of `pulumi preview --json`. */
+export interface PreviewStep {
+  op: string;
+  urn: string;
+}
+
+/** `pulumi preview --json` of a lab stack: its steps (and the exit code). */
+export async function previewSteps(lab: Lab, dc: string, args: string[] = []): Promise<{ code: number; steps: PreviewStep[]; output: string }> {
+  const r = await pulumi(lab, ["preview", "--stack", dc, "--non-interactive", "--json", ...args]);
+  let steps: PreviewStep[] = [];
+  try {
+    steps = (JSON.parse(r.stdout) as { steps?: PreviewStep[] }).steps ?? [];
+  } catch {
+    /* no JSON: the exit code and output say why */
+  }
+  return { code: r.code, steps, output: r.stdout + r.stderr };
 }

@@ -1,14 +1,16 @@
-// End-to-end: the real Pulumi program, run by the lab's mock engine, deploys both lab DCs on
-// real systemd hosts; then the mesh, the cluster, volumes, options, mounts and units are
+// End-to-end: the real Pulumi program, run by the real Pulumi engine (`pulumi up` per lab DC
+// stack), deploys both lab DCs on real systemd hosts; then the mesh, the cluster, volumes, options, mounts and units are
 // checked on the hosts themselves, and re-deploy, failure, reboot and growth are exercised.
 // One lab for the whole file; it is left deployed for the next e2e file.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { describeRollout, FIRST_ROLLOUT, rollout, tincAddress, writeLabInventory } from "../../lab/deploy";
-import { brickOnline, freshLab, healEntries, markDeployed, note, peers, sh, skip, unmarkDeployed, volumeGet, volumeInfo, waitFor, type Shared, log } from "./helpers";
+import { brickOnline, freshLab, healEntries, markDeployed, note, peers, sh, skip, sleep, unmarkDeployed, volumeGet, volumeInfo, waitFor, type Shared, log } from "./helpers";
+import { previewSteps, pulumi, urnName } from "../../lab/pulumi";
+import { inventoryTexts, planChanges } from "../../cli/plan";
+import { INVENTORY_DIR } from "../../lab/deploy";
 import type { Lab } from "../../lab/hosts";
 import { SPARE_HOSTS } from "../../lab/layout";
-import { SYNC_BUNDLE } from "../../render/units";
 
 let s: Shared | undefined;
 let lab: Lab;
@@ -183,28 +185,20 @@ test("systemd on every host: tinc, glusterd, mounts and timers active, no failed
   assert.deepEqual(problems, []);
 });
 
-test("running the whole deploy a second time reports no change anywhere", { skip }, async () => {
-  // The working tree is shared: dist/glustermesh-sync.js may be rebuilt from changed sources
-  // meanwhile. Copying a NEW bundle is a real change; copying the one a host has is not.
-  const syncNodes = ["laba1", "laba2", "labb1", "labb2"];
-  const has: Record<string, string> = {};
-  for (const h of syncNodes) has[h] = (await lab.execOk(h, `sha256sum ${SYNC_BUNDLE} | cut -d' ' -f1`)).trim();
-  const r = await rollout(lab, FIRST_ROLLOUT, { log });
-  note(`second full rollout: ${r.seconds.toFixed(1)}s`);
-  assert.ok(r.ok, JSON.stringify(r.reports.flatMap((x) => x.failures), null, 2));
-  const unexpected: string[] = [];
-  for (const rep of r.reports) {
-    for (const res of rep.resources) {
-      for (const c of res.changed) {
-        const copy = /^copied glustermesh-sync\.js \(sha256 ([0-9a-f]+)\)/.exec(c);
-        if (copy && res.host && copy[1] !== has[res.host]) {
-          note(`${res.name}: the sync bundle was rebuilt from changed sources meanwhile (a real change)`);
-          has[res.host] = copy[1];
-        } else unexpected.push(`${res.name}: ${c}`);
-      }
-    }
+test("a second pulumi up changes nothing, and pulumi preview --expect-no-changes exits 0 on every lab stack", { skip }, async () => {
+  for (const dc of ["laba", "labb"]) {
+    const t0 = Date.now();
+    const p = await pulumi(lab, ["preview", "--stack", dc, "--non-interactive", "--expect-no-changes"]);
+    note(`pulumi preview --expect-no-changes --stack ${dc}: exit ${p.code} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
   }
-  assert.deepEqual(unexpected, []);
+  const r = await rollout(lab, FIRST_ROLLOUT, { log });
+  note(`second full rollout (no change): ${r.seconds.toFixed(1)}s; per DC: ${r.reports.map((x) => `${x.dc} ${x.seconds.toFixed(1)}s`).join(", ")}`);
+  assert.ok(r.ok, JSON.stringify(r.reports.flatMap((x) => x.failures), null, 2));
+  for (const rep of r.reports) {
+    assert.deepEqual(rep.resources.map((x) => `${x.op} ${x.name}`), [], `${rep.dc}: steps ran`);
+    assert.deepEqual(Object.keys(rep.summary).filter((op) => op !== "same"), [], `${rep.dc}: ${JSON.stringify(rep.summary)}`);
+  }
 });
 
 test("a rebooted host comes back with tinc, glusterd, mounts and timers", { skip }, async () => {
@@ -231,28 +225,36 @@ test("a rebooted host comes back with tinc, glusterd, mounts and timers", { skip
   await waitFor("projects heal info empty", async () => (await healEntries(lab, "laba2", "projects")) === 0, 90_000, 2000);
 });
 
-test("a script failing on one host fails the deploy with that host's name and output; after repair the next deploy completes", { skip }, async () => {
+test("a host stopped mid-deploy fails pulumi up, naming the resource and the host; once it is back the next pulumi up completes", { skip }, async () => {
   unmarkDeployed();
-  await lab.execOk("laba2", "systemctl mask --now glusterd.service");
+  // every unprotected step of laba runs again (a new reapply value), and laba2 stops meanwhile
+  const reapply = `failed-step-${Date.now()}`;
+  const run = rollout(lab, ["laba"], { log, reapply });
+  await sleep(4000);
+  await lab.stop("laba2");
+  let failed: Awaited<typeof run>;
   try {
-    const r = await rollout(lab, ["laba"], { log });
-    assert.equal(r.ok, false, "the deploy must fail");
-    const f = r.reports[0].failures;
-    assert.ok(f.length >= 1);
-    const ours = f.find((x) => x.name === "laba/gluster/laba2/glusterd");
-    assert.ok(ours, `failures: ${JSON.stringify(f)}`);
-    assert.equal(ours.host, "laba2");
-    assert.notEqual(ours.exitCode, 0);
-    assert.match(ours.output, /masked/i);
-    // nothing that depends on it ran
-    assert.ok(!r.reports[0].resources.some((x) => x.name === "laba/cluster/probe/laba2"), "the probe of laba2 must not run");
+    failed = await run;
   } finally {
-    await lab.execOk("laba2", "systemctl unmask glusterd.service");
+    await lab.start("laba2");
   }
-  const ok = await rollout(lab, ["laba"], { log });
+  assert.equal(failed.ok, false, "the deploy must fail");
+  const rep = failed.reports[0];
+  assert.notEqual(rep.exitCode, 0);
+  const ours = rep.failures.filter((f) => f.host === "laba2");
+  assert.ok(ours.length >= 1, `failures: ${JSON.stringify(rep.failures, null, 2)}`);
+  for (const f of ours) {
+    assert.match(f.name, /laba2/, JSON.stringify(f));
+    assert.match(f.message, /10\.252\.0\.12/, "the message names laba2's address");
+    assert.match(rep.output, new RegExp(`${f.name.replace(/[+]/g, "\\+")}`), "pulumi up's output names the resource");
+  }
+  note(`host stopped mid-deploy: pulumi up exit ${rep.exitCode} after ${rep.seconds.toFixed(1)}s; failed: ${rep.failures.map((f) => `${f.name} on ${f.host}`).join(", ")}`);
+  await waitFor("laba2 connected again", async () => (await peers(lab, "laba1"))[tincAddress("laba2")] === true, 90_000);
+  const ok = await rollout(lab, ["laba"], { log, reapply });
   assert.ok(ok.ok, JSON.stringify(ok.reports.flatMap((x) => x.failures), null, 2));
-  assert.ok(ok.changed.some((c) => c.includes("laba/gluster/laba2/glusterd") && /started glusterd/.test(c)), ok.changed.join("\n"));
-  await waitFor("laba2 connected again", async () => (await peers(lab, "laba1"))[tincAddress("laba2")] === true, 60_000);
+  assert.ok(ok.reports[0].resources.some((x) => x.host === "laba2"), "the steps of laba2 that failed ran again");
+  const p = await pulumi(lab, ["preview", "--stack", "laba", "--non-interactive", "--expect-no-changes"]);
+  assert.equal(p.code, 0, p.stdout + p.stderr);
   markDeployed(false);
 });
 
@@ -272,7 +274,24 @@ cd $d && sha256sum f* | sort`,
   );
   assert.equal(write.code, 0, write.stderr);
   const sums = write.stdout;
+  const baseTexts = inventoryTexts(INVENTORY_DIR)!;
   writeLabInventory(lab, { grow: true });
+  // what the engine will do, before it does it: new steps as creates, and no replace or delete
+  // of anything that exists; glustermesh plan lists the same resources with the same actions
+  const t0 = Date.now();
+  const preview = await previewSteps(lab, "laba", ["--diff"]);
+  note(`growth preview of laba: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  assert.equal(preview.code, 0, preview.output);
+  const steps = preview.steps.filter((x) => x.op !== "same" && x.op !== "read" && !x.urn.includes("::pulumi:pulumi:Stack::"));
+  const bad = steps.filter((x) => !["create", "update"].includes(x.op)).map((x) => `${x.op} ${urnName(x.urn)}`);
+  assert.deepEqual(bad, [], "the growth replaces or deletes existing resources");
+  assert.ok(steps.some((x) => x.op === "create" && urnName(x.urn) === "laba/projects/add-brick/laba6+laba7+laba4"), "the add-brick is a create");
+  const plan = planChanges(baseTexts, inventoryTexts(INVENTORY_DIR)!, "laba");
+  assert.equal(plan.code, 0, JSON.stringify(plan.dangers));
+  const fromPreview = steps.map((x) => `${x.op} ${urnName(x.urn)}`).sort();
+  const fromPlan = plan.ops.map((o) => `${o.action} ${o.resource}`).sort();
+  assert.deepEqual(fromPreview, fromPlan, "glustermesh plan and pulumi preview disagree");
+  note(`growth: pulumi preview and glustermesh plan agree on ${fromPlan.length} resources (${fromPlan.filter((x) => x.startsWith("create")).length} creates)`);
   // laba (probes, add-brick, rebalance; the new nodes' keys), labb (its host files and its
   // volume's auth.allow learn the new nodes), laba again (the new nodes' mounts of labb's
   // volume come up now that labb admits them; in the first round they waited and warned)

@@ -245,7 +245,8 @@ mkdir -p ${STALE_MOUNT} && systemctl daemon-reload && systemctl enable --now ${S
     note(`six hand-made changes:\n${show(r).replace(/^/gm, "  ")}`);
 
     redeployed = true;
-    const d = await rollout(lab, ["laba"], { log });
+    // pulumi up runs a step only when it changed: a new glustermesh:reapply runs them all again
+    const d = await rollout(lab, ["laba"], { log, reapply: `drift-${Date.now()}` });
     assert.ok(d.ok, JSON.stringify(d.reports.flatMap((x) => x.failures), null, 2));
     note(`re-deploy of laba: ${d.seconds.toFixed(1)}s, ${d.changed.length} changes:\n${d.changed.map((c) => `  ${c}`).join("\n")}`);
     assert.ok(d.changed.some((c) => c.includes(`removed ${STALE}.timer`)), d.changed.join("\n"));
@@ -256,7 +257,7 @@ mkdir -p ${STALE_MOUNT} && systemctl daemon-reload && systemctl enable --now ${S
     assert.deepEqual(keys(clean), [], show(clean));
     assert.equal(exitCode(clean), 0, show(clean));
   } finally {
-    if (!redeployed) await rollout(lab, ["laba"], { log }); // the changes stay otherwise
+    if (!redeployed) await rollout(lab, ["laba"], { log, reapply: `drift-${Date.now()}` }); // the changes stay otherwise
   }
   markDeployed(grown);
 });

@@ -246,15 +246,26 @@ export function reportFromEvents(lab: Lab, dc: string, eventsText: string): Omit
   return { dc, resources, failures: unique(failures.length ? failures : programErrors), warnings: [...new Set(warnings)], summary };
 }
 
+/** Whether a lab stack holds resources yet (its checkpoint in the file backend). */
+export function stackIsEmpty(dc: string): boolean {
+  const f = path.join(BACKEND_DIR, ".pulumi", "stacks", "glustermesh", `${dc}.json`);
+  if (!fs.existsSync(f)) return true;
+  const state = JSON.parse(fs.readFileSync(f, "utf8")) as { checkpoint?: { latest?: { resources?: unknown[] } } };
+  return (state.checkpoint?.latest?.resources ?? []).length === 0;
+}
+
 /**
  * `pulumi up --yes` of one lab DC, as a user runs it: the preview first (a protected resource the
  * program dropped fails it before any step runs), then the update; a report from its event log.
+ * A stack's first deploy skips the preview: nothing exists that it could protect, and the DCs of
+ * the first wave then read each other's stacks at the same moment (both not deployed yet).
  */
 export async function upStack(lab: Lab, dc: string, opts: { log?: (l: string) => void; args?: string[] } = {}): Promise<DeployReport> {
   const t0 = Date.now();
   fs.mkdirSync(EVENTS_DIR, { recursive: true });
   const events = path.join(EVENTS_DIR, `up-${dc}-${Date.now()}.jsonl`);
-  const r = await pulumi(lab, ["up", "--stack", dc, "--yes", "--non-interactive", "--event-log", events, ...(opts.args ?? [])], {
+  const first = stackIsEmpty(dc) ? ["--skip-preview"] : [];
+  const r = await pulumi(lab, ["up", "--stack", dc, "--yes", "--non-interactive", ...first, "--event-log", events, ...(opts.args ?? [])], {
     onLine: (l) => opts.log?.(`  ${dc} | ${l}`),
   });
   const parsed = reportFromEvents(lab, dc, fs.existsSync(events) ? fs.readFileSync(events, "utf8") : "");

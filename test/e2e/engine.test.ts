@@ -63,6 +63,9 @@ test("protection: dropping a volume from the inventory makes pulumi up fail on t
     assert.equal(r.ok, false, "pulumi up must fail");
     assert.match(r.output, /laba\/scratch\/create\/laba4\+laba3" cannot be deleted\s+because it is protected/);
     assert.deepEqual(r.resources.filter((x) => x.ok).map((x) => `${x.op} ${x.name}`), [], "steps ran before the protection stopped the update");
+    // nor did the preview run any: laba5's retired step would have unmounted the dropped volume
+    const mounted = await sh(lab, "laba5", "findmnt -rn -o FSTYPE /mnt/gluster/laba/scratch");
+    assert.equal(mounted.stdout.trim(), "fuse.glusterfs", "the preview ran laba5's retired step");
     note(`protection: pulumi up exit ${r.exitCode} in ${r.seconds.toFixed(1)}s, no step ran`);
   } finally {
     await setConfig(lab, "laba", "glustermesh:inventory", INVENTORY_DIR);

@@ -178,6 +178,10 @@ func (p *provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*p
 	if err != nil {
 		return nil, err
 	}
+	if req.GetPreview() {
+		props, err := marshal(previewOutputs(t, inputs))
+		return &pulumirpc.CreateResponse{Properties: props}, err
+	}
 	outs, err := p.apply(ctx, t, inputs, stringOf(inputs, "create"), nil)
 	if err != nil {
 		return nil, err
@@ -201,6 +205,10 @@ func (p *provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 	olds, err := unmarshal(req.GetOlds())
 	if err != nil {
 		return nil, err
+	}
+	if req.GetPreview() {
+		props, err := marshal(previewOutputs(t, news))
+		return &pulumirpc.UpdateResponse{Properties: props}, err
 	}
 	script := stringOf(news, "update")
 	if script == "" {
@@ -235,6 +243,17 @@ func (p *provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*e
 		}
 	}
 	return &emptypb.Empty{}, nil
+}
+
+// previewOutputs: what a preview shows, without running anything on a host. The engine calls
+// Create and Update in a preview too (with Preview set), since this provider answers Handshake.
+func previewOutputs(t string, inputs resource.PropertyMap) resource.PropertyMap {
+	outs := inputs.Copy()
+	if t == typeCommand {
+		outs["stdout"] = resource.MakeComputed(resource.NewStringProperty(""))
+		outs["stderr"] = resource.MakeComputed(resource.NewStringProperty(""))
+	}
+	return outs
 }
 
 // Read: nothing on a host can be read back into a command's state, so it stays as it is.

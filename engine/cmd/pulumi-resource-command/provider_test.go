@@ -94,3 +94,31 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 }
+
+// A preview must never run anything: the engine calls Create and Update with Preview set.
+func TestPreviewRunsNothing(t *testing.T) {
+	unreachable := resource.NewObjectProperty(resource.PropertyMap{
+		"host": resource.NewStringProperty("127.0.0.1"), "port": resource.NewNumberProperty(1),
+		"dialErrorLimit": resource.NewNumberProperty(1), "perDialTimeout": resource.NewNumberProperty(1),
+	})
+	in := resource.PropertyMap{"connection": unreachable, "create": resource.NewStringProperty("touch /tmp/ran")}
+	props, err := marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProvider()
+	created, err := p.Create(context.Background(), &pulumirpc.CreateRequest{Urn: urn, Properties: props, Preview: true})
+	if err != nil {
+		t.Fatalf("a preview create tried to run: %v", err)
+	}
+	outs, _ := unmarshal(created.GetProperties())
+	if !outs["stdout"].IsComputed() {
+		t.Fatalf("stdout in a preview must be unknown, got %v", outs["stdout"])
+	}
+	if _, err := p.Update(context.Background(), &pulumirpc.UpdateRequest{Urn: urn, Olds: props, News: props, Preview: true}); err != nil {
+		t.Fatalf("a preview update tried to run: %v", err)
+	}
+	if _, err := p.Create(context.Background(), &pulumirpc.CreateRequest{Urn: urn, Properties: props}); err == nil {
+		t.Fatal("a real create must try the host (and fail here)")
+	}
+}

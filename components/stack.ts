@@ -28,7 +28,7 @@ export function readSettings(projectRoot: string): StackSettings {
   const privateKey = config.getSecret("sshPrivateKey");
   if (privateKey === undefined) {
     fail(
-      `stack ${pulumi.getStack()} has no SSH key: run\n  pulumi config set --secret glustermesh:sshPrivateKey -- "$(cat ~/.ssh/id_ed25519)"\n` +
+      `stack ${pulumi.getStack()} has no SSH key: run\n  pulumi config set --secret glustermesh:sshPrivateKey < ~/.ssh/id_ed25519\n` +
         `(the key the deploy logs in with; it stays encrypted in the stack's config)`,
     );
   }

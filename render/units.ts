@@ -48,8 +48,8 @@ WantedBy=remote-fs.target
  *   mesh to link to it (its own deploy may be adding this DC's host files right now), then mount.
  * - "peer-not-deployed": another DC not deployed yet: nothing of it can answer, so no attempt.
  * A mount of another DC's volume that cannot come up now is a warning, never a failure: the unit
- * stays enabled, so boot, the next sync pass (its service wants the mount) or the next deploy
- * mount it.
+ * stays enabled, so boot, the next sync pass (its service wants the mount) or this step run again
+ * (`glustermesh:reapply`; `pulumi up` runs a step only when it changed) mount it.
  */
 export type MountReach = "own" | "peer" | "peer-not-deployed";
 
@@ -91,7 +91,7 @@ export function mountScript(m: Mount, tincService: string, reach: MountReach): s
     done
   }
   if ! wait_for_volfile_server; then
-    printf 'warning: no volfile server of %s answered in ${PEER_MOUNT_WAIT} s; %s is enabled and mounts at boot, at the next sync pass or deploy\\n' ${volume} ${unit} >&2
+    printf 'warning: no volfile server of %s answered in ${PEER_MOUNT_WAIT} s; %s is enabled and mounts at boot, at the next sync pass, or when this step runs again (glustermesh:reapply)\\n' ${volume} ${unit} >&2
   elif retry 2 mount_up; then
     changed "mounted ${m.dc}/${m.volume} at ${m.where}"
     # A sync pass that failed while this volume could not be mounted runs again now rather
@@ -103,7 +103,7 @@ export function mountScript(m: Mount, tincService: string, reach: MountReach): s
       fi
     done
   else
-    printf 'warning: %s did not mount yet; %s is enabled and mounts at boot, at the next sync pass or deploy\\n' ${volume} ${unit} >&2
+    printf 'warning: %s did not mount yet; %s is enabled and mounts at boot, at the next sync pass, or when this step runs again (glustermesh:reapply)\\n' ${volume} ${unit} >&2
   fi`;
       break;
     case "peer-not-deployed":
@@ -245,7 +245,7 @@ in_list() { local x=$1 u; shift; for u in "$@"; do [[ $u == "$x" ]] && return 0;
 removed=0
 # Sync units: the timer is stopped, disabled and removed with its service. A pass running now
 # is left to finish (stopped halfway, it would leave its temporary file at a target no later
-# pass of the pair cleans up); its service file goes at the next deploy.
+# pass of the pair cleans up); its service file goes when this step runs again.
 declared_sync_units=(${jobs.map((j) => shq(j.unit)).join(" ")})
 for sync_unit in ${UNIT_DIR}/${SYNC_UNIT_PREFIX}*.timer ${UNIT_DIR}/${SYNC_UNIT_PREFIX}*.service; do
   [[ -e $sync_unit ]] || continue
@@ -254,7 +254,7 @@ for sync_unit in ${UNIT_DIR}/${SYNC_UNIT_PREFIX}*.timer ${UNIT_DIR}/${SYNC_UNIT_
   if [[ $base == *.timer ]]; then
     systemctl disable --now --quiet "$base" 2>/dev/null || true
   elif systemctl is-active --quiet "$base"; then
-    echo "warning: $base is running a pass; its timer is gone, and its unit file is removed at the next deploy" >&2
+    echo "warning: $base is running a pass; its timer is gone, and its unit file is removed when this step runs again (glustermesh:reapply)" >&2
     continue
   fi
   rm -f "$sync_unit"

@@ -4,7 +4,7 @@
 import type { Brick, ReplicaSet, Volume } from "../model/model";
 import { VIRT_GROUP, VIRT_GROUP_FILE } from "../model/options";
 import { putFile, script, shq } from "./shell";
-import { UNIT_DIR } from "./units";
+import { FIREWALL_UNIT, UNIT_DIR } from "./units";
 
 const GLUSTER = "gluster --mode=script";
 
@@ -154,13 +154,30 @@ done
 
 /** glustermesh's drop-in for glusterd.service: after the mesh, and only once it reaches the pool. */
 export function glusterdDropIn(tincService: string): string {
-  return `# glustermesh: glusterd reaches its peers over the tinc mesh; it starts once the mesh reaches them.
+  return `# glustermesh: glusterd reaches its peers over the tinc mesh; it starts once the mesh reaches them,
+# and never without the firewall that keeps its ports off every other network.
 [Unit]
 Wants=${tincService}
-After=${tincService}
+After=${tincService} ${FIREWALL_UNIT}
+Requires=${FIREWALL_UNIT}
 
 [Service]
+ExecStartPre=/bin/bash ${GLUSTERD_FIREWALL_CHECK}
 ExecStartPre=/bin/bash ${GLUSTERD_MESH_WAIT}
+`;
+}
+
+/** Where a storage node keeps the check that glusterd's firewall table is in place (ExecStartPre). */
+export const GLUSTERD_FIREWALL_CHECK = "/usr/local/lib/glustermesh/glusterd-firewall-check";
+
+/** glusterd starts only with the firewall's table loaded (its unit may be active with the table deleted by hand). */
+export function glusterdFirewallCheckScript(): string {
+  return `#!/bin/bash
+# glustermesh: glusterd.service runs this first: no gluster without its firewall.
+if ! /usr/sbin/nft list table inet glustermesh >/dev/null 2>&1; then
+  echo "glustermesh: the firewall table inet glustermesh is not loaded, so gluster's ports would answer off the mesh; glusterd stays down. Load it: systemctl restart ${FIREWALL_UNIT}" >&2
+  exit 1
+fi
 `;
 }
 
@@ -300,6 +317,7 @@ fi`
     `
 # the drop-in first: the package's own start of glusterd already waits for the mesh
 ${putFile(GLUSTERD_MESH_WAIT, "755", glusterdMeshWaitScript(a))}
+${putFile(GLUSTERD_FIREWALL_CHECK, "755", glusterdFirewallCheckScript())}
 ${putFile(GLUSTERD_DROP_IN, "644", glusterdDropIn(a.tincService), "systemctl daemon-reload")}
 ${brickCheck}
 need_packages glusterfs-server

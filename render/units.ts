@@ -312,6 +312,11 @@ table inet glustermesh {
 export const FIREWALL_RULES = "/etc/glustermesh/firewall.nft";
 export const FIREWALL_UNIT = "glustermesh-firewall.service";
 
+/**
+ * The table is loaded at start and on reload (`nft -f` replaces it in one transaction, so a bad
+ * rules file leaves the table that was there). Stopping the unit leaves the table: glusterd,
+ * which requires this unit, stops with it, but its bricks run on, and stay behind the table.
+ */
 export function firewallUnit(): string {
   return `[Unit]
 Description=glustermesh: gluster's ports answer only on the tinc mesh
@@ -322,7 +327,7 @@ After=network-pre.target
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=/usr/sbin/nft -f ${FIREWALL_RULES}
-ExecStop=/usr/sbin/nft delete table inet glustermesh
+ExecReload=/usr/sbin/nft -f ${FIREWALL_RULES}
 
 [Install]
 WantedBy=multi-user.target
@@ -343,7 +348,8 @@ if ! systemctl is-enabled --quiet ${FIREWALL_UNIT}; then
 fi
 if ! nft list table inet glustermesh >/dev/null 2>&1; then apply=1; fi
 if (( apply )); then
-  systemctl restart ${FIREWALL_UNIT}
+  # a reload when it runs: a restart would restart glusterd, which requires it
+  systemctl reload-or-restart ${FIREWALL_UNIT}
   changed "applied the gluster firewall"
 fi
 `,

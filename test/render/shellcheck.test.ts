@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { tincDown, tincUp } from "../../render/tinc";
-import { brickCheckScript, glusterdMeshWaitScript } from "../../render/gluster";
+import { brickCheckScript, glusterdFirewallCheckScript, glusterdMeshWaitScript } from "../../render/gluster";
 import { dcSteps, glusterdMeshArgs, nodeBricks } from "../../render/steps";
 import { allSteps, fakeFacts, models, ownFacts, scriptOf, tmpdir } from "./helpers";
 
@@ -46,6 +46,7 @@ function renderAll(): { bash: Rendered[]; sh: Rendered[]; hostScripts: Rendered[
     for (const dc of model.dcs) {
       for (const n of dc.storageNodes) {
         hostScripts.push({ label: `${label}:${n.name}/glusterd-wait-for-mesh`, text: glusterdMeshWaitScript(glusterdMeshArgs(model, n)), brickPaths });
+        hostScripts.push({ label: `${label}:${n.name}/glusterd-firewall-check`, text: glusterdFirewallCheckScript(), brickPaths });
         const bricks = nodeBricks(dc, n);
         if (bricks.length) hostScripts.push({ label: `${label}:${n.name}/brick-check`, text: brickCheckScript({ node: n.name, bricks }), brickPaths });
       }

@@ -119,12 +119,16 @@ test("glusterd's drop-in passes systemd-analyze verify on top of a glusterd.serv
     fs.mkdirSync(path.join(dir, "glusterd.service.d"));
     fs.writeFileSync(path.join(dir, "glusterd.service"), debian);
     fs.writeFileSync(path.join(dir, "glusterd.service.d", "glustermesh.conf"), dropIn);
+    fs.writeFileSync(path.join(dir, FIREWALL_UNIT), firewallUnit());
     const r = verify([path.join(dir, "glusterd.service")]);
     fs.rmSync(dir, { recursive: true, force: true });
     return r;
   };
   const good = glusterdDropIn(tincService(all[0].model.mesh.name));
-  assert.match(good, /^After=tinc@\S+\.service$/m);
+  assert.match(good, /^After=tinc@\S+\.service glustermesh-firewall\.service$/m);
+  // no gluster without its firewall: a failed firewall unit keeps glusterd (and so its bricks) down
+  assert.match(good, /^Requires=glustermesh-firewall\.service$/m);
+  assert.match(good, /^ExecStartPre=\/bin\/bash \/usr\/local\/lib\/glustermesh\/glusterd-firewall-check$/m);
   assert.match(good, /^ExecStartPre=\/bin\/bash \/\S+$/m);
   const r = check(good);
   assert.equal(r.out, "");

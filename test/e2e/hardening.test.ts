@@ -1,0 +1,76 @@
+// End-to-end, the mesh and the firewall as preconditions: a mesh node cannot take another node's
+// address (tinc's StrictSubnets), and gluster never runs without its firewall table. Runs on the
+// lab the previous file left deployed (or a fresh one).
+import assert from "node:assert/strict";
+import { before, test } from "node:test";
+import { rollout, tincAddress } from "../../lab/deploy";
+import type { Lab } from "../../lab/hosts";
+import { healthy, markDeployed, note, sh, sharedLab, skip, unmarkDeployed, waitFor } from "./helpers";
+
+let lab: Lab;
+let grown = false;
+before(async () => {
+  if (skip) return;
+  const s = await sharedLab();
+  lab = s.lab;
+  grown = s.grown;
+});
+
+const HOSTS = "/etc/tinc/glustermesh/hosts";
+const reachable = (from: string, ip: string, port: number) =>
+  sh(lab, from, `timeout 3 bash -c '</dev/tcp/${ip}/${port}' 2>/dev/null && echo open || echo closed`).then((r) => r.stdout.trim());
+
+test("tinc: a mesh node that announces another node's address is ignored, and traffic for it still reaches its owner", { skip }, async () => {
+  const victim = tincAddress("laba4");
+  const since = (await sh(lab, "laba1", "date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
+  // laba5 (a compute node) claims laba4's address in its own host file and tells the mesh
+  await lab.execOk("laba5", `cp ${HOSTS}/laba5 /root/laba5.host && sed -i '/^Subnet = /a Subnet = ${victim}/32' ${HOSTS}/laba5 && systemctl reload tinc@glustermesh`);
+  try {
+    const ignored = await waitFor("laba1 to ignore laba5's claim", async () => {
+      const r = await sh(lab, "laba1", `journalctl -u tinc@glustermesh --since '${since}' -o cat --no-pager | grep -m1 'Ignoring unauthorized ADD_SUBNET.*${victim.replace(/\./g, "\\.")}/32' || true`);
+      return r.stdout.trim() || false;
+    }, 30_000);
+    note(`laba1's tincd: ${ignored}`);
+    // laba4's glusterd answers at laba4's address (laba5, a compute node, runs none)
+    assert.equal(await reachable("laba1", victim, 24007), "open");
+    assert.equal(await reachable("laba2", victim, 24007), "open");
+  } finally {
+    await lab.execOk("laba5", `mv /root/laba5.host ${HOSTS}/laba5 && systemctl reload tinc@glustermesh`);
+  }
+});
+
+test("no gluster without its firewall: a node whose firewall unit fails boots with glusterd and its bricks down, says why, and a deploy brings them back", { skip }, async () => {
+  unmarkDeployed();
+  const node = "laba3"; // arbiter of projects, second brick of scratch: the volumes stay writable
+  const bridge = lab.hosts.find((h) => h.name === node)!.address;
+  try {
+    // a table deleted by hand: glusterd refuses to start, and says why
+    await lab.execOk(node, "nft delete table inet glustermesh");
+    const refused = await sh(lab, node, "systemctl restart glusterd; systemctl is-active glusterd; journalctl -u glusterd -n 20 -o cat --no-pager");
+    assert.match(refused.stdout, /^(inactive|failed)$/m, refused.stdout);
+    assert.match(refused.stdout, /the firewall table inet glustermesh is not loaded/);
+    // a rules file the firewall unit cannot load, and a reboot: the unit fails, glusterd never starts
+    await lab.execOk(node, "echo 'this is not nft' >> /etc/glustermesh/firewall.nft");
+    await lab.reboot(node);
+    const state = await waitFor(`${node}'s firewall unit to fail`, async () => {
+      const r = await sh(lab, node, "systemctl is-failed glustermesh-firewall.service; systemctl is-active glusterd.service; pgrep -c glusterfsd || true");
+      return /^failed\n/.test(r.stdout) ? r.stdout : false;
+    }, 60_000);
+    assert.deepEqual(state.trim().split("\n"), ["failed", "inactive", "0"], "firewall failed, glusterd and its bricks down");
+    const why = await sh(lab, node, "journalctl -b -u glusterd -o cat --no-pager | grep -m1 -i 'dependency failed' || systemctl list-dependencies --failed glusterd.service");
+    assert.match(why.stdout, /dependency failed/i, why.stdout);
+    for (const port of [24007, 49152]) {
+      assert.equal(await reachable("laba1", bridge, port), "closed", `port ${port} on ${node}'s bridge address`);
+    }
+    note(`${node}: firewall unit failed at boot; glusterd: "${why.stdout.trim()}"`);
+  } finally {
+    // the next deploy that runs the firewall and glusterd steps again repairs it
+    const r = await rollout(lab, ["laba"], { log: () => undefined, reapply: `firewall-${Date.now()}` });
+    assert.ok(r.ok, JSON.stringify(r.reports.flatMap((x) => x.failures), null, 2));
+  }
+  assert.equal((await sh(lab, node, "systemctl is-active glustermesh-firewall glusterd")).stdout.trim(), "active\nactive");
+  assert.equal(await reachable("laba1", bridge, 24007), "closed", "off the mesh, glusterd's port stays closed");
+  assert.equal(await reachable("laba1", tincAddress(node), 24007), "open", "on the mesh it answers");
+  await healthy(lab, node, ["projects", "scratch"], "laba1");
+  markDeployed(grown);
+});

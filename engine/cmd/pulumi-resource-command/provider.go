@@ -170,34 +170,19 @@ func diffKind(diff *resource.ObjectDiff, k resource.PropertyKey, replace bool) p
 }
 
 func (p *provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
-	t, err := resourceType(req.GetUrn())
-	if err != nil {
-		return nil, err
-	}
 	inputs, err := unmarshal(req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
-	if req.GetPreview() {
-		props, err := marshal(previewOutputs(t, inputs))
-		return &pulumirpc.CreateResponse{Properties: props}, err
-	}
-	outs, err := p.apply(ctx, t, inputs, stringOf(inputs, "create"), nil)
-	if err != nil {
-		return nil, err
-	}
-	props, err := marshal(outs)
+	props, err := p.step(ctx, req.GetUrn(), inputs, nil, req.GetPreview(), stringOf(inputs, "create"))
 	if err != nil {
 		return nil, err
 	}
 	return &pulumirpc.CreateResponse{Id: newID(resource.URN(req.GetUrn()).Name()), Properties: props}, nil
 }
 
+// Update runs `update`, or `create` when there is none.
 func (p *provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	t, err := resourceType(req.GetUrn())
-	if err != nil {
-		return nil, err
-	}
 	news, err := unmarshal(req.GetNews())
 	if err != nil {
 		return nil, err
@@ -206,23 +191,33 @@ func (p *provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 	if err != nil {
 		return nil, err
 	}
-	if req.GetPreview() {
-		props, err := marshal(previewOutputs(t, news))
-		return &pulumirpc.UpdateResponse{Properties: props}, err
-	}
 	script := stringOf(news, "update")
 	if script == "" {
 		script = stringOf(news, "create")
 	}
-	outs, err := p.apply(ctx, t, news, script, olds)
-	if err != nil {
-		return nil, err
-	}
-	props, err := marshal(outs)
+	props, err := p.step(ctx, req.GetUrn(), news, olds, req.GetPreview(), script)
 	if err != nil {
 		return nil, err
 	}
 	return &pulumirpc.UpdateResponse{Properties: props}, nil
+}
+
+// step is one Create or Update. In a preview it runs nothing on a host and shows the outputs to
+// come (the engine calls Create and Update in a preview too, since this provider answers
+// Handshake); otherwise it runs the script, or the copy.
+func (p *provider) step(ctx context.Context, urn string, inputs, olds resource.PropertyMap, preview bool, script string) (*structpb.Struct, error) {
+	t, err := resourceType(urn)
+	if err != nil {
+		return nil, err
+	}
+	if preview {
+		return marshal(previewOutputs(t, inputs))
+	}
+	outs, err := p.apply(ctx, t, inputs, script, olds)
+	if err != nil {
+		return nil, err
+	}
+	return marshal(outs)
 }
 
 func (p *provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
@@ -245,8 +240,7 @@ func (p *provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*e
 	return &emptypb.Empty{}, nil
 }
 
-// previewOutputs: what a preview shows, without running anything on a host. The engine calls
-// Create and Update in a preview too (with Preview set), since this provider answers Handshake.
+// previewOutputs: what a preview shows: the inputs, and a Command's stdout and stderr unknown.
 func previewOutputs(t string, inputs resource.PropertyMap) resource.PropertyMap {
 	outs := inputs.Copy()
 	if t == typeCommand {

@@ -157,7 +157,7 @@ export function tincConfigScript(a: TincNodeArgs): string {
   const hostFiles = a.hosts
     .slice()
     .sort((x, y) => x.name.localeCompare(y.name))
-    .map((h) => putFile(`${dir}/hosts/${h.name}`, "644", hostFile(h, a.port)))
+    .map((h) => putFile(`${dir}/hosts/${h.name}`, "644", hostFile(h, a.port), "reload=1"))
     .join("\n");
   return script(
     `tinc mesh configuration of ${a.name}`,
@@ -168,7 +168,8 @@ restart=0
 ${putFile(`${dir}/tinc.conf`, "644", tincConf(a), "reload=1")}
 ${putFile(`${dir}/tinc-up`, "755", tincUp(a), "restart=1")}
 ${putFile(`${dir}/tinc-down`, "755", tincDown(a), "restart=1")}
-# New host files are read without a restart.
+# A changed host file needs a HUP: with StrictSubnets, tincd routes only the Subnet lines it
+# read from its host files at its start or last reload (and drops the changed peer's link).
 ${hostFiles}
 # tinc@NET is wanted by tinc.service: both must be enabled to come back after a reboot.
 for unit in tinc.service ${shq(service)}; do
@@ -187,7 +188,7 @@ elif (( restart )); then
   changed "restarted ${service}"
   nudge=1
 elif (( reload )); then
-  # ConnectTo changes need a HUP.
+  # tinc.conf and host file changes need a HUP.
   systemctl reload ${shq(service)}
   changed "reloaded ${service}"
   nudge=1

@@ -27,6 +27,10 @@ test("every mesh config step of every model writes the protected tinc.conf and h
         const text = scriptOf(step, facts)!;
         assert.match(text, /StrictSubnets = yes/, `${label}:${step.name}`);
         assert.match(text, /MACLength = 16/, `${label}:${step.name}`);
+        // StrictSubnets routes only what tincd read: every host file written makes it reload
+        const then = [...text.matchAll(/^if put_file '?\/etc\/tinc\/[^' ]+\/hosts\/[^' ]+'? '?644'? <<'GLUSTERMESH_EOF'\n[\s\S]*?\nGLUSTERMESH_EOF\nthen\n {2}(\S+)/gm)].map((m) => m[1]);
+        assert.ok(then.length > 0, `${label}:${step.name}: no host file written`);
+        assert.deepEqual([...new Set(then)], ["reload=1"], `${label}:${step.name}: a changed host file must reload tincd`);
       }
     }
   }

@@ -130,8 +130,6 @@ export interface RolloutResult {
 export interface RolloutOptions {
   log?: (l: string) => void;
   inventoryDir?: string;
-  /** show every line `pulumi up` prints */
-  verbose?: boolean;
   /** set `glustermesh:reapply` to this value first: every step that is not protected runs again */
   reapply?: string;
 }
@@ -149,7 +147,7 @@ export async function rollout(lab: Lab, order: Rollout, opts: RolloutOptions = {
       await ensureStack(lab, dc, opts.inventoryDir ?? INVENTORY_DIR);
       if (opts.reapply !== undefined) await setConfig(lab, dc, "glustermesh:reapply", opts.reapply);
     }
-    const wr = await Promise.all(dcs.map((dc) => upStack(lab, dc, { log: opts.verbose ? log : undefined })));
+    const wr = await Promise.all(dcs.map((dc) => upStack(lab, dc)));
     for (const r of wr) {
       reports.push(r);
       const ops = Object.entries(r.summary).filter(([op]) => op !== "same").map(([op, n]) => `${n} ${op}`);

@@ -15,6 +15,8 @@ export const PULUMI_DIR = path.join(STATE_DIR, "pulumi");
 export const BACKEND_DIR = path.join(PULUMI_DIR, "backend");
 const PASSPHRASE_FILE = path.join(PULUMI_DIR, "passphrase");
 const EVENTS_DIR = path.join(PULUMI_DIR, "events");
+/** A lab stack's checkpoint in the file backend. */
+const checkpointFile = (dc: string) => path.join(BACKEND_DIR, ".pulumi", "stacks", "glustermesh", `${dc}.json`);
 
 /** The stack settings file of a lab DC: beside Pulumi.yaml, as for every stack (git ignores it). */
 export const stackFile = (dc: string) => path.join(REPO, `Pulumi.${dc}.yaml`);
@@ -85,22 +87,14 @@ export function pulumiEnv(): NodeJS.ProcessEnv {
 export const pulumiArgv = (lab: Lab, args: string[]) => lab.driverArgv(["pulumi", ...args]);
 
 /** Run `pulumi ARGS` in the driver namespace from the project folder; output is captured. */
-export function pulumi(lab: Lab, args: string[], opts: { input?: string; timeoutMs?: number; onLine?: (l: string) => void } = {}): Promise<ExecResult> {
+export function pulumi(lab: Lab, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
   const argv = pulumiArgv(lab, args);
   return new Promise((resolve) => {
     const child = spawn(argv[0], argv.slice(1), { cwd: REPO, env: pulumiEnv(), stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    let partial = "";
     const timer = setTimeout(() => child.kill("SIGTERM"), opts.timeoutMs ?? 900_000);
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-      if (!opts.onLine) return;
-      partial += d;
-      const lines = partial.split("\n");
-      partial = lines.pop()!;
-      for (const l of lines) opts.onLine(l);
-    });
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.stdin.end(opts.input ?? "");
     child.on("close", (code) => {
@@ -121,7 +115,7 @@ async function pulumiOk(lab: Lab, args: string[], opts: { input?: string } = {})
  * SSH key with --secret (given on stdin, so it is on no command line).
  */
 export async function ensureStack(lab: Lab, dc: string, inventoryDir: string): Promise<void> {
-  const state = path.join(BACKEND_DIR, ".pulumi", "stacks", "glustermesh", `${dc}.json`);
+  const state = checkpointFile(dc);
   const settings = fs.existsSync(stackFile(dc)) ? fs.readFileSync(stackFile(dc), "utf8") : "";
   if (fs.existsSync(state) && settings.includes(`glustermesh:inventory: ${inventoryDir}\n`) && settings.includes("glustermesh:sshPrivateKey:")) return;
   const list = JSON.parse(await pulumiOk(lab, ["stack", "ls", "--json"])) as { name: string }[];
@@ -246,9 +240,9 @@ export function reportFromEvents(lab: Lab, dc: string, eventsText: string): Omit
   return { dc, resources, failures: unique(failures.length ? failures : programErrors), warnings: [...new Set(warnings)], summary };
 }
 
-/** Whether a lab stack holds resources yet (its checkpoint in the file backend). */
+/** Whether a lab stack holds resources yet. */
 export function stackIsEmpty(dc: string): boolean {
-  const f = path.join(BACKEND_DIR, ".pulumi", "stacks", "glustermesh", `${dc}.json`);
+  const f = checkpointFile(dc);
   if (!fs.existsSync(f)) return true;
   const state = JSON.parse(fs.readFileSync(f, "utf8")) as { checkpoint?: { latest?: { resources?: unknown[] } } };
   return (state.checkpoint?.latest?.resources ?? []).length === 0;
@@ -260,14 +254,12 @@ export function stackIsEmpty(dc: string): boolean {
  * A stack's first deploy skips the preview: nothing exists that it could protect, and the DCs of
  * the first wave then read each other's stacks at the same moment (both not deployed yet).
  */
-export async function upStack(lab: Lab, dc: string, opts: { log?: (l: string) => void; args?: string[] } = {}): Promise<DeployReport> {
+export async function upStack(lab: Lab, dc: string): Promise<DeployReport> {
   const t0 = Date.now();
   fs.mkdirSync(EVENTS_DIR, { recursive: true });
   const events = path.join(EVENTS_DIR, `up-${dc}-${Date.now()}.jsonl`);
   const first = stackIsEmpty(dc) ? ["--skip-preview"] : [];
-  const r = await pulumi(lab, ["up", "--stack", dc, "--yes", "--non-interactive", ...first, "--event-log", events, ...(opts.args ?? [])], {
-    onLine: (l) => opts.log?.(`  ${dc} | ${l}`),
-  });
+  const r = await pulumi(lab, ["up", "--stack", dc, "--yes", "--non-interactive", ...first, "--event-log", events]);
   const parsed = reportFromEvents(lab, dc, fs.existsSync(events) ? fs.readFileSync(events, "utf8") : "");
   if (r.code !== 0 && parsed.failures.length === 0) {
     parsed.failures.push({ name: "pulumi up", type: "pulumi:cli", message: `exit ${r.code}: ${(r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n")}` });

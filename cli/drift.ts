@@ -9,13 +9,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { formatProblems, loadInventory } from "../model/load";
-import { buildModel, connectTo, type DataCenter, type MeshNode, type Model } from "../model/model";
+import { buildModel, connectTo, DRIFT_ACCOUNT, type DataCenter, type MeshNode, type Model } from "../model/model";
 import { normaliseOptionValue } from "../model/options";
-import { BRICK_CHECK, BRICK_CHECK_UNIT, brickCheckScript, brickCheckService, brickCheckTimer, GLUSTERD_DROP_IN, GLUSTERD_MESH_WAIT, glusterdDropIn, glusterdMeshWaitScript } from "../render/gluster";
+import { BRICK_CHECK, BRICK_CHECK_UNIT, brickCheckScript, brickCheckService, brickCheckTimer, GLUSTERD_DROP_IN, GLUSTERD_MESH_WAIT, GLUSTERD_MESH_WAIT_UNIT, glusterdDropIn, glusterdMeshWaitScript, glusterdMeshWaitService } from "../render/gluster";
+import { DRIFT_KEYS_FILE, DRIFT_READ, DRIFT_SSHD_CONFIG, driftAuthorizedKeys, driftRead, driftSshdConfig } from "../render/access";
+import { REBALANCE_CHECK, REBALANCE_CHECK_MINUTES, REBALANCE_CHECK_UNIT, rebalanceCheckScript, rebalanceCheckService, rebalanceCheckTimer, rebalancedVolumes, rebalanceLayout, rebalanceLayoutFile } from "../render/rebalance";
 import { dcLead, glusterdMeshArgs, nodeBricks } from "../render/steps";
 import { hostFile, tincConf, tincDir, tincService, tincUp } from "../render/tinc";
 import { FIREWALL_RULES, UNIT_DIR, firewallRules, mountUnit, syncService, syncTimer } from "../render/units";
-import { liveScript, parseKeyValues, parseLiveOutput, parsePeerStatus, parseProcMounts, parseVolumeGet, parseVolumeInfo, parseVolumeStatus, xmlStatus, type LiveOutput, type Section } from "./live";
+import { liveScript, parseKeyValues, parseLiveOutput, parsePeerStatus, parseProcMounts, parseRebalanceStatus, parseVolumeGet, parseVolumeInfo, parseVolumeStatus, xmlStatus, type LiveOutput, type Section } from "./live";
 import { parseArgs } from "./args";
 
 export interface DriftItem {
@@ -98,8 +100,12 @@ export function compareDc(model: Model, dcName: string, captures: NodeCapture[],
     const ctx: NodeCtx = { model, dc, node: n, live, report, drift: (item, expected, found) => report.drift.push({ node: n.name, item, expected, found }) };
     checkClock(ctx, c, maxSkew);
     checkTinc(ctx, ownKeys, foreignKeys);
-    if (n.storage) checkGluster(ctx);
+    if (n.storage) {
+      checkGluster(ctx);
+      checkRebalance(ctx);
+    }
     checkMountsAndTimers(ctx);
+    checkDriftAccount(ctx);
   }
   // A peer DC's node whose host file carries different keys on different nodes of this DC.
   for (const [host, seen] of foreignKeys) {
@@ -148,6 +154,13 @@ function checkFile(ctx: NodeCtx, item: string, sectionName: string, expected: st
   const extra = have.filter((l) => l !== "" && !want.includes(l));
   if (missing.length === 0 && extra.length === 0) ctx.drift(item, "the rendered text", "the same lines in another order or spacing");
   else ctx.drift(item, missing.length ? missing.join(" | ") : "(no more lines)", extra.length ? extra.join(" | ") : "(lines missing)");
+}
+
+/** The account drift logs in as: its helper, its keys, its sshd rules (sudoers is root's to read). */
+function checkDriftAccount(ctx: NodeCtx): void {
+  checkFile(ctx, `file ${DRIFT_READ}`, `file:${DRIFT_READ}`, driftRead());
+  checkFile(ctx, `file ${DRIFT_KEYS_FILE}`, `file:${DRIFT_KEYS_FILE}`, driftAuthorizedKeys(ctx.model.drift.keys));
+  checkFile(ctx, `file ${DRIFT_SSHD_CONFIG}`, `file:${DRIFT_SSHD_CONFIG}`, driftSshdConfig());
 }
 
 function checkClock(ctx: NodeCtx, c: NodeCapture, maxSkew: number): void {
@@ -301,6 +314,8 @@ function checkGluster(ctx: NodeCtx): void {
   // leave a brick in the state above).
   checkFile(ctx, `file ${GLUSTERD_DROP_IN}`, `file:${GLUSTERD_DROP_IN}`, glusterdDropIn(tincService(ctx.model.mesh.name)));
   checkFile(ctx, `file ${GLUSTERD_MESH_WAIT}`, `file:${GLUSTERD_MESH_WAIT}`, glusterdMeshWaitScript(glusterdMeshArgs(ctx.model, node)));
+  const waitUnit = `${UNIT_DIR}/${GLUSTERD_MESH_WAIT_UNIT}`;
+  checkFile(ctx, `file ${waitUnit}`, `file:${waitUnit}`, glusterdMeshWaitService(tincService(ctx.model.mesh.name)));
   // Host firewall: gluster's ports answer only on the mesh.
   const table = section(ctx, "firewall-table");
   if (table) {
@@ -315,6 +330,28 @@ function checkGluster(ctx: NodeCtx): void {
     }
   }
   checkFile(ctx, `file ${FIREWALL_RULES}`, `file:${FIREWALL_RULES}`, firewallRules(ctx.model.mesh.interface));
+}
+
+/**
+ * On a volume's lead, its rebalance as gluster reports it: in progress or completed. One that
+ * failed, or shows as not started (never started, or stopped), is drift that the rebalance
+ * check repairs by itself; a status gluster does not give is an error (not checked).
+ */
+function checkRebalance(ctx: NodeCtx): void {
+  for (const v of rebalancedVolumes(ctx.dc, ctx.node.name)) {
+    const s = section(ctx, `rebalance-status:${v.name}`);
+    if (!s) continue;
+    const st = parseRebalanceStatus(s.stdout);
+    if (!st) {
+      const x = xmlStatus(s.stdout);
+      ctx.report.errors.push(`${ctx.node.name}: rebalance of ${v.name} not checked: ${!x.ok ? x.message : `no aggregate status (exit ${s.rc})`}${s.stderr.trim() ? ` ${s.stderr.trim()}` : ""}`);
+      continue;
+    }
+    // 1 in progress, 3 completed, 5 a fix-layout in progress (the check waits for it to end)
+    if (![1, 3, 5].includes(st.code)) {
+      ctx.drift(`rebalance of ${v.name}`, "completed or in progress", `${st.status} (the rebalance check starts it again within ${REBALANCE_CHECK_MINUTES} minutes; see gluster volume rebalance ${v.name} status)`);
+    }
+  }
 }
 
 function checkMountsAndTimers(ctx: NodeCtx): void {
@@ -348,6 +385,15 @@ function checkMountsAndTimers(ctx: NodeCtx): void {
     checkFile(ctx, `unit file ${BRICK_CHECK_UNIT}.timer`, `file:${UNIT_DIR}/${BRICK_CHECK_UNIT}.timer`, brickCheckTimer());
     unitState(`${BRICK_CHECK_UNIT}.timer`, "active");
   }
+  // the check that sees a rebalance through, on the lead of volumes of 2 or more replica sets
+  const rebalanced = rebalancedVolumes(dc, node.name);
+  if (rebalanced.length) {
+    checkFile(ctx, `file ${REBALANCE_CHECK}`, `file:${REBALANCE_CHECK}`, rebalanceCheckScript());
+    checkFile(ctx, `unit file ${REBALANCE_CHECK_UNIT}.service`, `file:${UNIT_DIR}/${REBALANCE_CHECK_UNIT}.service`, rebalanceCheckService());
+    checkFile(ctx, `unit file ${REBALANCE_CHECK_UNIT}.timer`, `file:${UNIT_DIR}/${REBALANCE_CHECK_UNIT}.timer`, rebalanceCheckTimer());
+    unitState(`${REBALANCE_CHECK_UNIT}.timer`, "active");
+  }
+  for (const v of rebalanced) checkFile(ctx, `file ${rebalanceLayoutFile(v.name)}`, `file:${rebalanceLayoutFile(v.name)}`, `${rebalanceLayout(v)}\n`);
   // Timers and mounts of ours the inventory no longer declares here: every node's "retired"
   // step removes them at the next deploy.
   const undeclared = (sec: string, what: string, declared: Set<string>) => {
@@ -530,8 +576,10 @@ const DRIFT_USAGE = `usage: glustermesh drift --stack DC [--json] [--inventory D
                         [--ssh-user USER] [--ssh-key FILE] [--ssh-option OPT]... [--address NODE=HOST]...
   Reads every node of DC over SSH (read-only) and compares it with the inventory.
   Exit 0: no drift; 2: drift; 1: something could not be checked (or bad arguments).
-  The SSH key defaults to $GLUSTERMESH_SSH_KEY, else ssh's own; host keys pinned in the
-  inventory (ssh.hostKey) or Pulumi.DC.yaml (glustermesh:hostKeys) are enforced.`;
+  It logs in as ${DRIFT_ACCOUNT}, the read-only account the stack makes on every node
+  for the keys in the inventory's drift: section (--ssh-user root works too). The SSH
+  key defaults to $GLUSTERMESH_SSH_KEY, else ssh's own; host keys pinned in the inventory
+  (ssh.hostKey) or Pulumi.DC.yaml (glustermesh:hostKeys) are enforced.`;
 
 export async function driftCommand(argv: string[]): Promise<number> {
   const args = parseArgs(
@@ -580,7 +628,7 @@ export async function driftCommand(argv: string[]): Promise<number> {
     ...(sshCommand ? { sshCommand: [sshCommand] } : {}),
     sshArgs: (args.values["ssh-option"] ?? []).flatMap((o) => ["-o", o]),
     addressOf: (n) => addresses[n.name] ?? n.sshHost ?? n.address,
-    user: one("ssh-user") ?? "root",
+    user: one("ssh-user") ?? DRIFT_ACCOUNT,
     ...(keyFile ? { keyFile } : {}),
     timeoutSec: timeout,
     connectTimeoutSec: Math.max(1, Math.min(10, Math.floor(timeout / 2))),

@@ -2,7 +2,9 @@
 // once between markers, and the parsers of its output (gluster's --xml, /proc/mounts,
 // systemctl). Pure: no I/O here; cli/drift.ts runs the script over SSH and compares.
 import { SYNC_UNIT_PREFIX, type DataCenter, type MeshNode, type Model } from "../model/model";
-import { BRICK_CHECK, BRICK_CHECK_UNIT, GLUSTERD_DROP_IN, GLUSTERD_MESH_WAIT } from "../render/gluster";
+import { BRICK_CHECK, BRICK_CHECK_UNIT, GLUSTERD_DROP_IN, GLUSTERD_MESH_WAIT, GLUSTERD_MESH_WAIT_UNIT } from "../render/gluster";
+import { DRIFT_KEYS_FILE, DRIFT_READ, DRIFT_SSHD_CONFIG } from "../render/access";
+import { REBALANCE_CHECK, REBALANCE_CHECK_UNIT, rebalancedVolumes, rebalanceLayoutFile } from "../render/rebalance";
 import { shq } from "../render/shell";
 import { dcLead, nodeBricks } from "../render/steps";
 import { tincDir, tincService } from "../render/tinc";
@@ -38,20 +40,32 @@ export function liveScript(model: Model, dc: DataCenter, node: MeshNode): string
   lines.push(`for f in ${shq(`${dir}/hosts`)}/*; do [[ -f $f ]] && sec "tinc-host:\${f##*/}" cat -- "$f"; done`);
   sec("tinc-active", `systemctl is-active ${shq(tincService(net))}`);
   sec("mounts", "cat /proc/self/mounts");
+  for (const f of [DRIFT_READ, DRIFT_KEYS_FILE, DRIFT_SSHD_CONFIG]) sec(`file:${f}`, `cat ${shq(f)}`);
   if (node.storage) {
     sec("glusterd-active", "systemctl is-active glusterd.service");
-    sec("peer-status", "gluster --mode=script --xml peer status");
-    sec("volume-info", "gluster --mode=script --xml volume info");
-    for (const v of dc.volumes.filter((x) => x.lead === node.name)) sec(`volume-get:${v.name}`, `gluster --mode=script --xml volume get ${shq(v.name)} all`);
-    if (dcLead(dc)?.name === node.name) sec("volume-status", "gluster --mode=script --xml volume status all");
+    sec("peer-status", "as_root peer-status");
+    sec("volume-info", "as_root volume-info");
+    for (const v of dc.volumes.filter((x) => x.lead === node.name)) sec(`volume-get:${v.name}`, `as_root volume-get ${shq(v.name)}`);
+    if (dcLead(dc)?.name === node.name) sec("volume-status", "as_root volume-status");
     sec(`file:${GLUSTERD_DROP_IN}`, `cat ${shq(GLUSTERD_DROP_IN)}`);
     sec(`file:${GLUSTERD_MESH_WAIT}`, `cat ${shq(GLUSTERD_MESH_WAIT)}`);
+    sec(`file:${UNIT_DIR}/${GLUSTERD_MESH_WAIT_UNIT}`, `cat ${shq(`${UNIT_DIR}/${GLUSTERD_MESH_WAIT_UNIT}`)}`);
     if (nodeBricks(dc, node).length) {
       sec(`file:${BRICK_CHECK}`, `cat ${shq(BRICK_CHECK)}`);
       for (const ext of ["service", "timer"]) sec(`file:${UNIT_DIR}/${BRICK_CHECK_UNIT}.${ext}`, `cat ${shq(`${UNIT_DIR}/${BRICK_CHECK_UNIT}.${ext}`)}`);
       sec(`unit:${BRICK_CHECK_UNIT}.timer`, `unit_state ${shq(`${BRICK_CHECK_UNIT}.timer`)}`);
     }
-    sec("firewall-table", "nft list table inet glustermesh");
+    // the check that sees a rebalance through, and each rebalance's status (on the volume's lead)
+    const rebalanced = rebalancedVolumes(dc, node.name);
+    if (rebalanced.length) {
+      for (const f of [REBALANCE_CHECK, `${UNIT_DIR}/${REBALANCE_CHECK_UNIT}.service`, `${UNIT_DIR}/${REBALANCE_CHECK_UNIT}.timer`]) sec(`file:${f}`, `cat ${shq(f)}`);
+      sec(`unit:${REBALANCE_CHECK_UNIT}.timer`, `unit_state ${shq(`${REBALANCE_CHECK_UNIT}.timer`)}`);
+    }
+    for (const v of rebalanced) {
+      sec(`file:${rebalanceLayoutFile(v.name)}`, `cat ${shq(rebalanceLayoutFile(v.name))}`);
+      sec(`rebalance-status:${v.name}`, `as_root rebalance-status ${shq(v.name)}`);
+    }
+    sec("firewall-table", "as_root firewall-table");
     sec(`file:${FIREWALL_RULES}`, `cat ${shq(FIREWALL_RULES)}`);
   }
   for (const m of dc.mounts.filter((x) => x.node === node.name)) {
@@ -84,6 +98,10 @@ sec() {
   printf '\\n%s stderr %s\\n' "$M" "$name"
   head -c 4000 "$err"
   printf '\\n%s end %s %d\\n' "$M" "$name" "$rc"
+}
+# what only root may read (gluster, nft), through the one helper the drift account may sudo
+as_root() {
+  if (( EUID == 0 )); then ${DRIFT_READ} "$@"; else sudo -n ${DRIFT_READ} "$@"; fi
 }
 unit_state() {
   printf 'enabled=%s\\n' "$(systemctl is-enabled "$1" 2>/dev/null)"
@@ -213,6 +231,19 @@ export function parseVolumeStatus(xml: string): LiveBrick[] {
         return { volume, spec: `${n.host}:${n.path}`, online: n.status === "1", ...(Number.isInteger(port) && port > 0 ? { port } : {}) };
       });
   });
+}
+
+/**
+ * `volume rebalance VOL status`: the pool's aggregate, gluster's code and name (1 in progress,
+ * 3 completed, 4 failed...). gluster 10.3 answers "Rebalance not started" (opRet -1) for a
+ * volume never rebalanced and after `rebalance VOL stop`: code 0. Undefined: no answer.
+ */
+export function parseRebalanceStatus(xml: string): { code: number; status: string } | undefined {
+  const aggregate = elements(xml, "aggregate")[0];
+  const code = aggregate === undefined ? NaN : Number(first(aggregate, "status"));
+  if (Number.isInteger(code)) return { code, status: first(aggregate, "statusStr") ?? `status ${code}` };
+  if (/^Rebalance not started/.test(first(xml, "opErrstr") ?? "")) return { code: 0, status: "not started" };
+  return undefined;
 }
 
 /** `volume get VOL all`: every option's effective value, without gluster's " (DEFAULT)" mark. */

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { formatProblems, validateTexts } from "../model/load";
 import { buildModel, modelWarnings, type DataCenter, type Model, type Volume } from "../model/model";
+import { REBALANCE_CHECK_MINUTES, REBALANCE_CHECK_UNIT } from "../render/rebalance";
 import { stackSteps, type Step } from "../render/steps";
 import { tincDir } from "../render/tinc";
 import { filesWrittenBy, placeholderFacts } from "./render";
@@ -199,8 +200,12 @@ function explain(ctx: Ctx, s: Step, action: Action): string[] {
   }
   if (rest[1] === "start") return [s.summary];
   if (rest[1] === "rebalance") {
-    if (action === "create") return [`${s.summary} (only when the volume has 2 or more replica sets; started, not awaited)`];
-    return [`gluster volume rebalance ${vol} start: replica sets ${bv?.replicaSets.length ?? 0} -> ${hv?.replicaSets.length ?? 0}; spreads existing files over the new sets (runs in the background; watch gluster volume rebalance ${vol} status)`];
+    const sets = [bv?.replicaSets.length ?? 0, hv?.replicaSets.length ?? 0];
+    const check = `${REBALANCE_CHECK_UNIT}.timer on ${s.node} checks it every ${REBALANCE_CHECK_MINUTES} minutes: starts it again if it failed or was stopped, and records it once completed`;
+    if (sets[1] < 2) return [`nothing to rebalance: ${vol} has one replica set`];
+    if (action === "create") return [`gluster volume rebalance ${vol} start over its ${sets[1]} replica sets (started, not awaited; ${check})`];
+    if (sets[0] === sets[1]) return [`the rebalance step changed, not the ${sets[1]} replica sets: it installs the rebalance check again and runs it (no start when a rebalance completed for these sets, or one runs); ${check}`];
+    return [`gluster volume rebalance ${vol} start: replica sets ${sets[0]} -> ${sets[1]}; spreads existing files over the new sets (runs in the background; ${check}; watch gluster volume rebalance ${vol} status)`];
   }
   if (rest[1] === "options") {
     if (!bv || action === "create") return [s.summary];

@@ -117,7 +117,7 @@ export class RetiredUnits extends Steps {
   }
 }
 
-/** Host basics: time sync on every node. */
+/** Host basics on every node: time sync, the read-only drift account. */
 export class HostBasics extends Steps {
   constructor(name: string, args: StepGroupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("glustermesh:host:HostBasics", name, args, opts);
@@ -137,7 +137,9 @@ export class DataCenter extends pulumi.ComponentResource {
     const noFacts = pulumi.output<Facts>({ publicKeys: {}, addresses: {} });
     const addresses = pulumi.all(Object.fromEntries(dcNodes.map((n) => [n.name, pulumi.output(args.addresses?.[n.name] ?? n.address)])));
 
-    new HostBasics(`${args.dc}/host`, { ...shared, steps: of("host").filter((s) => s.name.endsWith("/time")), facts: noFacts }, { parent: this });
+    // every host step but the firewall, which the cluster's glusterd needs first
+    const isFirewall = (s: Step) => s.name.endsWith("/firewall");
+    new HostBasics(`${args.dc}/host`, { ...shared, steps: of("host").filter((s) => !isFirewall(s)), facts: noFacts }, { parent: this });
     const meshSteps = of("mesh");
     const keySteps = meshSteps.filter((s) => s.kind === "command" && s.yieldsPublicKey);
     const mesh = new TincMesh(
@@ -146,7 +148,7 @@ export class DataCenter extends pulumi.ComponentResource {
       { parent: this },
     );
     const facts = mesh.facts;
-    new GlusterCluster(`${args.dc}/cluster`, { ...shared, steps: [...of("host").filter((s) => s.name.endsWith("/firewall")), ...of("cluster")], facts }, { parent: this });
+    new GlusterCluster(`${args.dc}/cluster`, { ...shared, steps: [...of("host").filter(isFirewall), ...of("cluster")], facts }, { parent: this });
     for (const v of args.model.dcs.find((d) => d.name === args.dc)!.volumes) {
       new GlusterVolume(`${args.dc}/${v.name}`, { ...shared, steps: of(`volume:${v.name}`), facts }, { parent: this });
     }

@@ -103,18 +103,19 @@ export function labInventory(lab: Lab, opts: LabInventoryOptions = {}): Record<s
       },
     },
   };
-  return { mesh: { name: "glustermesh", subnet: MESH_SUBNET, port: 655, connectToPerDc: 3 }, laba, labb };
+  const driftKey = fs.readFileSync(`${lab.driftKeyPath}.pub`, "utf8").trim();
+  return { mesh: { name: "glustermesh", subnet: MESH_SUBNET, port: 655, connectToPerDc: 3 }, drift: { keys: [driftKey] }, laba, labb };
 }
 
 export function writeLabInventory(lab: Lab, opts: LabInventoryOptions = {}): string {
   const dir = opts.dir ?? INVENTORY_DIR;
-  const inv = labInventory(lab, opts) as { mesh: unknown } & Record<string, unknown>;
+  const inv = labInventory(lab, opts) as { mesh: unknown; drift: unknown } & Record<string, unknown>;
   fs.mkdirSync(dir, { recursive: true });
   for (const f of fs.readdirSync(dir)) if (f.endsWith(".yaml")) fs.rmSync(path.join(dir, f));
   const head = "# glustermesh lab inventory, written by lab/deploy.ts\n";
-  fs.writeFileSync(path.join(dir, "mesh.yaml"), head + stringify({ mesh: inv.mesh }));
+  fs.writeFileSync(path.join(dir, "mesh.yaml"), head + stringify({ mesh: inv.mesh, drift: inv.drift }));
   for (const [dc, body] of Object.entries(inv)) {
-    if (dc === "mesh") continue;
+    if (dc === "mesh" || dc === "drift") continue;
     fs.writeFileSync(path.join(dir, `${dc}.yaml`), head + stringify(body, { lineWidth: 0 }));
   }
   return dir;

@@ -44,6 +44,7 @@ export interface Lab {
   hosts: LabHost[];
   stateDir: string;
   sshKeyPath: string; // private key root logs in with on every host
+  driftKeyPath: string; // private key of the read-only drift account (once a deploy made it)
   sshConfigPath: string; // ssh -F config with every host name, key and pinned host keys
   knownHostsPath: string;
   knownHosts: Record<string, string>; // host name -> "ssh-ed25519 AAAA..." (its host key)
@@ -147,6 +148,7 @@ const REQUIRED_PROGRAMS: Record<string, string> = {
   nft: "nftables",
   getfattr: "attr",
   node: "nodejs",
+  sudo: "sudo",
 };
 export const REQUIRED_PACKAGES = [...new Set(Object.values(REQUIRED_PROGRAMS))];
 
@@ -323,6 +325,8 @@ export async function up(specs: LabHostSpec[], opts: UpOptions = {}): Promise<La
   const sshKey = path.join(STATE_DIR, "ssh", "id_ed25519");
   await must(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "glustermesh-lab", "-f", sshKey]);
   const sshPub = fs.readFileSync(sshKey + ".pub", "utf8").trim();
+  // the read-only drift account's key: the lab inventory's drift: section authorizes it
+  await must(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "glustermesh-lab-drift", "-f", path.join(STATE_DIR, "ssh", "drift_ed25519")]);
 
   // 4. per host: upper dir, host key, brick filesystems, overlay root (in parallel)
   const etcHosts =
@@ -646,6 +650,7 @@ function makeLab(state: LabState): Lab {
     hosts: state.hosts.map((h) => ({ name: h.name, dc: h.dc, address: h.address, brickDisks: h.brickDisks })),
     stateDir: STATE_DIR,
     sshKeyPath: path.join(STATE_DIR, "ssh", "id_ed25519"),
+    driftKeyPath: path.join(STATE_DIR, "ssh", "drift_ed25519"),
     sshConfigPath,
     knownHostsPath: path.join(STATE_DIR, "ssh", "known_hosts"),
     knownHosts: { ...state.knownHosts },

@@ -23,6 +23,8 @@ interface SourceFile {
 }
 
 export const MESH_FILE = "mesh.yaml";
+/** What mesh.yaml holds: the mesh, and who may read every node (the drift account's keys). */
+const MESH_FILE_KEYS = ["mesh", "drift"];
 
 /** Load and validate an inventory folder. `overrides` replaces file contents (used by `plan` to read a git revision). */
 export function loadInventory(dir: string, overrides?: Record<string, string>): LoadResult {
@@ -42,7 +44,7 @@ export function loadInventory(dir: string, overrides?: Record<string, string>): 
 export function validateTexts(dir: string, texts: Record<string, string>): LoadResult {
   const problems: Problem[] = [];
   const sources = new Map<string, SourceFile>(); // key: "mesh" or "dcs/<name>"
-  const raw: { mesh?: unknown; dcs: Record<string, unknown> } = { dcs: {} };
+  const raw: { mesh?: unknown; drift?: unknown; dcs: Record<string, unknown> } = { dcs: {} };
 
   for (const name of Object.keys(texts).sort()) {
     const file = path.join(dir, name);
@@ -61,8 +63,9 @@ export function validateTexts(dir: string, texts: Record<string, string>): LoadR
         continue;
       }
       raw.mesh = (value as Record<string, unknown>).mesh;
-      const extra = Object.keys(value as object).filter((k) => k !== "mesh");
-      for (const k of extra) problems.push({ ...locate({ file, doc, lines }, [k], true), field: k, message: `unknown top-level key "${k}" in mesh.yaml: only mesh: belongs here` });
+      raw.drift = (value as Record<string, unknown>).drift;
+      const extra = Object.keys(value as object).filter((k) => !MESH_FILE_KEYS.includes(k));
+      for (const k of extra) problems.push({ ...locate({ file, doc, lines }, [k], true), field: k, message: `unknown top-level key "${k}" in mesh.yaml: only ${MESH_FILE_KEYS.map((x) => `${x}:`).join(" and ")} belong here` });
       sources.set("mesh", { file, doc, lines });
     } else {
       const dcName = name.replace(/\.ya?ml$/, "");
@@ -82,7 +85,7 @@ export function validateTexts(dir: string, texts: Record<string, string>): LoadR
     const p = issue.path.map((s) => (typeof s === "symbol" ? String(s) : s));
     let source: SourceFile | undefined;
     let docPath: (string | number)[];
-    if (p[0] === "mesh") {
+    if (p[0] === "mesh" || p[0] === "drift") {
       source = sources.get("mesh");
       docPath = p;
     } else {
@@ -92,7 +95,7 @@ export function validateTexts(dir: string, texts: Record<string, string>): LoadR
     // A problem with a name (node, volume) points at the name, not at the value under it.
     const keyIssue = issue.code === "invalid_key" || issue.code === "unrecognized_keys" || (issue.code === "custom" && issue.params?.at === "key");
     const keys = issue.code === "unrecognized_keys" ? (issue as { keys: string[] }).keys : [];
-    const fallbackFile = p[0] === "mesh" ? path.join(dir, MESH_FILE) : path.join(dir, `${String(p[1])}.yaml`);
+    const fallbackFile = p[0] === "mesh" || p[0] === "drift" ? path.join(dir, MESH_FILE) : path.join(dir, `${String(p[1])}.yaml`);
     if (keys.length > 0) {
       for (const k of keys) {
         const loc = source ? locate(source, [...docPath, k], true) : { file: fallbackFile, line: 0, column: 0 };

@@ -98,8 +98,13 @@ export interface DataCenter {
   syncJobs: SyncJob[];
 }
 
+/** The read-only account `glustermesh drift` logs in as on every node. */
+export const DRIFT_ACCOUNT = "glustermesh-drift";
+
 export interface Model {
   mesh: { name: string; subnet: string; prefix: number; port: number; connectToPerDc: number; interface: string };
+  /** The keys that may log in as DRIFT_ACCOUNT. */
+  drift: { keys: string[] };
   dcs: DataCenter[];
   nodes: MeshNode[];
 }
@@ -228,6 +233,7 @@ export function buildModel(inv: Inventory): Model {
       connectToPerDc: inv.mesh.connectToPerDc,
       interface: inv.mesh.name,
     },
+    drift: { keys: [...inv.drift.keys] },
     dcs,
     nodes,
   };

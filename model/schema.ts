@@ -126,9 +126,20 @@ export const MeshSchema = z.strictObject({
   connectToPerDc: z.number().int().min(1).max(16).default(3),
 });
 
+/** An OpenSSH public key line without options: type, base64 key, optional comment. */
+export const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [\x20-\x7e]*)?$/;
+
+export const DriftSchema = z.strictObject({
+  /** Public keys that may log in as the read-only drift account on every node (CI's drift job). */
+  keys: z
+    .array(z.string().regex(SSH_PUBLIC_KEY, { error: "must be one OpenSSH public key line: TYPE BASE64 [comment], e.g. the contents of id_ed25519.pub, without options" }))
+    .default([]),
+});
+
 export const InventorySchema = z
   .strictObject({
     mesh: MeshSchema,
+    drift: DriftSchema.default({ keys: [] }),
     dcs: z.record(z.string(), DcSchema),
   })
   // `when`: run the cross-field rules even when some fields failed, so that every problem is

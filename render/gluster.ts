@@ -1,9 +1,10 @@
 // Gluster host scripts: glusterd, peers, bricks, volume create / add-brick / start / options
-// / rebalance. Each checks, then acts; `--mode=script` everywhere; never `force`; waits retry
-// with backoff; nothing here removes a brick, a volume or a file.
+// (rebalance: rebalance.ts). Each checks, then acts; `--mode=script` everywhere; never `force`;
+// waits retry with backoff; nothing here removes a brick, a volume or a file.
 import type { Brick, ReplicaSet, Volume } from "../model/model";
 import { VIRT_GROUP, VIRT_GROUP_FILE } from "../model/options";
-import { putFile, script, shq } from "./shell";
+import { sandbox } from "./sandbox";
+import { enableAndStart, putFile, script, shq } from "./shell";
 import { FIREWALL_UNIT, UNIT_DIR } from "./units";
 
 const GLUSTER = "gluster --mode=script";
@@ -56,7 +57,7 @@ normalise() {
 }
 `;
 
-/** Where a storage node keeps the script glusterd.service runs before glusterd (ExecStartPre). */
+/** Where a storage node keeps the script that runs before glusterd starts (GLUSTERD_MESH_WAIT_UNIT). */
 export const GLUSTERD_MESH_WAIT = "/usr/local/lib/glustermesh/glusterd-wait-for-mesh";
 /** glustermesh's drop-in for the distribution's glusterd.service. */
 export const GLUSTERD_DROP_IN = "/etc/systemd/system/glusterd.service.d/glustermesh.conf";
@@ -91,7 +92,7 @@ export const GLUSTERD_PEERS_DIR = "/var/lib/glusterd/peers";
 export function glusterdMeshWaitScript(a: GlusterdMeshArgs): string {
   return `#!/bin/bash
 # glustermesh: glusterd on ${a.node} starts once the tinc mesh reaches its trusted pool.
-# Run by glusterd.service (ExecStartPre, ${GLUSTERD_DROP_IN}); never fails.
+# Run by ${GLUSTERD_MESH_WAIT_UNIT}, which glusterd.service wants and starts after; never fails.
 set -u
 deadline=$((SECONDS + ${GLUSTERD_MESH_WAIT_SECONDS}))
 restart_at=$((SECONDS + ${GLUSTERD_MESH_RESTART_SECONDS}))
@@ -152,18 +153,39 @@ done
 `;
 }
 
+/** The unit that runs the mesh wait each time glusterd starts (glusterd wants it, after it). */
+export const GLUSTERD_MESH_WAIT_UNIT = "glustermesh-mesh-wait.service";
+
+/**
+ * The mesh wait, its own sandboxed oneshot (an ExecStartPre would run with glusterd's rights):
+ * it reads glusterd's pool, looks at the mesh interface (netlink), knocks at tincd's port over
+ * the mesh (inet) and signals or restarts tincd (systemd's socket). It writes nothing.
+ */
+export function glusterdMeshWaitService(tincService: string): string {
+  return `[Unit]
+Description=glustermesh: before glusterd starts, wait until the tinc mesh reaches its pool
+Wants=${tincService}
+After=${tincService}
+Before=glusterd.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/bash ${GLUSTERD_MESH_WAIT}
+TimeoutStartSec=2min
+${sandbox({ network: true, addressFamilies: ["AF_INET", "AF_NETLINK"] })}`;
+}
+
 /** glustermesh's drop-in for glusterd.service: after the mesh, and only once it reaches the pool. */
 export function glusterdDropIn(tincService: string): string {
   return `# glustermesh: glusterd reaches its peers over the tinc mesh; it starts once the mesh reaches them,
 # and never without the firewall that keeps its ports off every other network.
 [Unit]
-Wants=${tincService}
-After=${tincService} ${FIREWALL_UNIT}
+Wants=${tincService} ${GLUSTERD_MESH_WAIT_UNIT}
+After=${tincService} ${FIREWALL_UNIT} ${GLUSTERD_MESH_WAIT_UNIT}
 Requires=${FIREWALL_UNIT}
 
 [Service]
 ExecStartPre=/bin/bash ${GLUSTERD_FIREWALL_CHECK}
-ExecStartPre=/bin/bash ${GLUSTERD_MESH_WAIT}
 `;
 }
 
@@ -185,7 +207,10 @@ fi
 export const BRICK_CHECK = "/usr/local/lib/glustermesh/brick-check";
 export const BRICK_CHECK_UNIT = "glustermesh-brick-check";
 /** Where glusterd's log is, and where a brick's glusterfsd keeps its pid. */
-export const GLUSTERD_LOG = "/var/log/glusterfs/glusterd.log";
+export const GLUSTER_LOG_DIR = "/var/log/glusterfs";
+export const GLUSTERD_LOG = `${GLUSTER_LOG_DIR}/glusterd.log`;
+/** Where the brick check keeps its last repair's time (its RuntimeDirectory: gone at reboot). */
+export const BRICK_CHECK_RUN_DIR = "/run/glustermesh/brick-check";
 export const GLUSTER_RUN_DIR = "/var/run/gluster";
 /** Minutes between two repairs on one node, at least: a repair that does not help is not repeated in a loop. */
 export const BRICK_REPAIR_MINUTES = 5;
@@ -221,7 +246,7 @@ export function brickCheckScript(a: BrickCheckArgs): string {
 set -u
 export LC_ALL=C
 bricks=(${entries})
-stamp=/run/glustermesh/brick-check.repaired
+stamp=${BRICK_CHECK_RUN_DIR}/repaired
 systemctl is-active --quiet glusterd.service || exit 0
 [[ -r ${GLUSTERD_LOG} ]] || exit 0
 # lost VOLUME SPEC PID: glusterd gave up starting the brick after PID began, and still shows it offline or without a port.
@@ -254,7 +279,7 @@ if [[ -f $stamp ]] && (( $(date +%s) - $(stat -c %Y "$stamp") < ${BRICK_REPAIR_M
   echo "warning: a repair ran less than ${BRICK_REPAIR_MINUTES} minutes ago; not again yet"
   exit 0
 fi
-mkdir -p /run/glustermesh
+mkdir -p "\${stamp%/*}" # made by systemd (RuntimeDirectory); here for a run by hand
 touch "$stamp"
 echo "stopping brick process \${pids[*]} and restarting glusterd, which starts the brick afresh"
 kill "\${pids[@]}" 2>/dev/null
@@ -268,6 +293,11 @@ systemctl restart glusterd.service
 `;
 }
 
+/**
+ * The check reads glusterd's log and pidfiles, asks glusterd over its unix socket, may stop a
+ * brick process (root's own, no capability needed) and restart glusterd (systemd's socket).
+ * It writes only gluster's CLI log and its repair stamp.
+ */
 export function brickCheckService(): string {
   return `[Unit]
 Description=glustermesh: restart a brick that glusterd lost track of (gluster issue 4080)
@@ -276,7 +306,8 @@ After=glusterd.service
 [Service]
 Type=oneshot
 ExecStart=/bin/bash ${BRICK_CHECK}
-`;
+TimeoutStartSec=2min
+${sandbox({ readWrite: [GLUSTER_LOG_DIR], runtimeDirectory: BRICK_CHECK_RUN_DIR.replace(/^\/run\//, "") })}`;
 }
 
 export function brickCheckTimer(): string {
@@ -303,14 +334,7 @@ reload=0
 ${putFile(`${UNIT_DIR}/${BRICK_CHECK_UNIT}.service`, "644", brickCheckService(), "reload=1")}
 ${putFile(`${UNIT_DIR}/${timer}`, "644", brickCheckTimer(), "reload=1")}
 if (( reload )); then systemctl daemon-reload; fi
-if ! systemctl is-enabled --quiet ${timer}; then
-  systemctl enable --quiet ${timer}
-  changed "enabled ${timer}"
-fi
-if ! systemctl is-active --quiet ${timer}; then
-  systemctl start ${timer}
-  changed "started ${timer}"
-fi`
+${enableAndStart(timer)}`
     : "";
   return script(
     `glusterd on ${node}`,
@@ -318,7 +342,10 @@ fi`
 # the drop-in first: the package's own start of glusterd already waits for the mesh
 ${putFile(GLUSTERD_MESH_WAIT, "755", glusterdMeshWaitScript(a))}
 ${putFile(GLUSTERD_FIREWALL_CHECK, "755", glusterdFirewallCheckScript())}
-${putFile(GLUSTERD_DROP_IN, "644", glusterdDropIn(a.tincService), "systemctl daemon-reload")}
+reload=0
+${putFile(`${UNIT_DIR}/${GLUSTERD_MESH_WAIT_UNIT}`, "644", glusterdMeshWaitService(a.tincService), "reload=1")}
+${putFile(GLUSTERD_DROP_IN, "644", glusterdDropIn(a.tincService), "reload=1")}
+if (( reload )); then systemctl daemon-reload; fi
 ${brickCheck}
 need_packages glusterfs-server
 if ! systemctl is-enabled --quiet glusterd.service; then
@@ -534,32 +561,6 @@ if (( \${#pending[@]} > 0 )); then
     changed "set \${pending[i]}=\${pending[i + 1]} on ${v.name}"
   done
 fi
-`,
-  );
-}
-
-export const REBALANCE_STATE = "/var/lib/glustermesh/rebalance";
-
-/** On the lead: after replica sets were added, spread the data over them (started, not awaited). */
-export function rebalanceScript(v: Volume): string {
-  const layout = v.replicaSets.map((s) => s.bricks.map((b) => b.spec).join(" ")).join("\n");
-  const marker = `${REBALANCE_STATE}/${v.name}`;
-  return script(
-    `rebalance volume ${v.name} of ${v.dc} after its replica sets changed`,
-    `
-mkdir -p ${shq(REBALANCE_STATE)}
-layout=$(cat <<'LAYOUT'
-${layout}
-LAYOUT
-)
-if [[ ${v.replicaSets.length} -lt 2 ]] || { [[ -f ${shq(marker)} ]] && [[ $(cat ${shq(marker)}) == "$layout" ]]; }; then
-  exit 0
-fi
-if ! ${GLUSTER} volume rebalance ${shq(v.name)} status 2>/dev/null | grep -q 'in progress'; then
-  ${GLUSTER} volume rebalance ${shq(v.name)} start
-fi
-printf '%s\\n' "$layout" > ${shq(marker)}
-changed "started rebalance of ${v.name} over ${v.replicaSets.length} replica sets"
 `,
   );
 }

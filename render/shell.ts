@@ -85,3 +85,15 @@ export function anyAnswersFunction(name: string, port: number, seconds: number, 
   return 1
 }`.replace(/\n/g, `\n${indent}`);
 }
+
+/** Enable a unit and start it, each only when it is not already; says what it changed. */
+export function enableAndStart(unit: string): string {
+  return `if ! systemctl is-enabled --quiet ${unit}; then
+  systemctl enable --quiet ${unit}
+  changed "enabled ${unit}"
+fi
+if ! systemctl is-active --quiet ${unit}; then
+  systemctl start ${unit}
+  changed "started ${unit}"
+fi`;
+}

@@ -2,8 +2,10 @@
 // (as `pulumi preview` shows it), the node it runs on, the script, and the steps it waits
 // for. Components turn steps into remote commands; `render`, `plan` and the lab read the
 // same list, so what an operator reviews is what runs.
-import { connectTo, dcOf, naturalCompare, type DataCenter, type MeshNode, type Model } from "../model/model";
+import { driftAccountScript } from "./access";
+import { connectTo, dcOf, DRIFT_ACCOUNT, naturalCompare, type DataCenter, type MeshNode, type Model } from "../model/model";
 import * as gluster from "./gluster";
+import { REBALANCE_CHECK_MINUTES, REBALANCE_CHECK_UNIT, rebalanceScript } from "./rebalance";
 import { parsePublicKey, tincConfigScript, tincKeyScript, tincService, type TincHost } from "./tinc";
 import { firewallScript, mountScript, retiredUnitsScript, SYNC_BUNDLE, syncTimersScript, timeSyncScript } from "./units";
 import { diskSteps } from "./disk";
@@ -77,6 +79,7 @@ export function dcSteps(model: Model, dcName: string, syncBundle = "dist/gluster
   // Hosts and mesh.
   for (const n of dc.nodes) {
     add({ kind: "command", name: `${d}/host/${n.name}/time`, component: "host", node: n.name, after: [], script: timeSyncScript(n.name), summary: `keep ${n.name}'s clock in step (chrony)` });
+    add({ kind: "command", name: `${d}/host/${n.name}/drift-account`, component: "host", node: n.name, after: [], script: driftAccountScript(n.name, model.drift.keys), summary: `the read-only account ${DRIFT_ACCOUNT} on ${n.name}, for glustermesh drift (${model.drift.keys.length} key(s))` });
     add({ kind: "command", name: `${d}/mesh/${n.name}/key`, component: "mesh", node: n.name, after: [], script: tincKeyScript(mesh.name, n.name), yieldsPublicKey: true, summary: `make ${n.name}'s tinc key on the host if it has none` });
   }
   const keySteps = dc.nodes.map((n) => `${d}/mesh/${n.name}/key`);
@@ -180,7 +183,7 @@ export function dcSteps(model: Model, dcName: string, syncBundle = "dist/gluster
     });
     add({ kind: "command", name: `${d}/${v.name}/start`, component: comp, node: v.lead, after: [previous], script: gluster.volumeStartScript(v), summary: `gluster volume start ${v.name}` });
     add({ kind: "command", name: `${d}/${v.name}/options`, component: comp, node: v.lead, after: [`${d}/${v.name}/start`], script: gluster.volumeOptionsScript(v), summary: `set ${v.options.length} options of ${v.name}${v.virtGroup ? " (virt group)" : ""}, auth.allow ${v.authAllow}, nfs.disable on` });
-    add({ kind: "command", name: `${d}/${v.name}/rebalance`, component: comp, node: v.lead, after: [`${d}/${v.name}/options`], script: gluster.rebalanceScript(v), summary: `gluster volume rebalance ${v.name} start, when its replica sets changed` });
+    add({ kind: "command", name: `${d}/${v.name}/rebalance`, component: comp, node: v.lead, after: [`${d}/${v.name}/options`], script: rebalanceScript(v), summary: `gluster volume rebalance ${v.name} start, when its replica sets changed; ${REBALANCE_CHECK_UNIT}.timer on ${v.lead} starts it again within ${REBALANCE_CHECK_MINUTES} minutes if it fails or is stopped` });
   }
 
   // Mounts.

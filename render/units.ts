@@ -1,6 +1,7 @@
 // systemd units and the host scripts that install them: FUSE mounts of gluster volumes, the
 // sync service and timer, the host firewall, time sync.
 import { MOUNT_ROOT, SYNC_UNIT_PREFIX, systemdEscapePath, type Mount, type SyncJob } from "../model/model";
+import { sandbox } from "./sandbox";
 import { anyAnswersFunction, putFile, script, shq } from "./shell";
 
 export const SYNC_BUNDLE = "/usr/local/lib/glustermesh/glustermesh-sync.js";
@@ -187,36 +188,17 @@ ${SYNC_SANDBOX(j.target)}`;
  * The sync pass reads its brick and writes only the other DC's volume (a FUSE mount every DC's
  * compute nodes write to) and its own state. It keeps the capabilities that copy ownership and
  * modes, and nothing else; no network (the mount's client is another process). Not used, on
- * purpose: ProtectProc=invisible (the lock must see a pass of another unit), RestrictSUIDSGID
- * (a file's mode is copied as it is), MemoryDenyWriteExecute (Node's JIT). Node asks for memory
- * protection keys (@pkey); a call outside the filter fails with EPERM instead of killing the pass.
+ * purpose: RestrictSUIDSGID (a file's mode is copied as it is), MemoryDenyWriteExecute (Node's
+ * JIT). Node asks for memory protection keys (@pkey).
  */
-const SYNC_SANDBOX = (target: string) => `ProtectSystem=strict
-ReadWritePaths=-${target}
-StateDirectory=${SYNC_STATE_DIR.replace(/^\/var\/lib\//, "")}
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-PrivateNetwork=yes
-PrivateIPC=yes
-NoNewPrivileges=yes
-CapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_FSETID
-RestrictAddressFamilies=AF_UNIX
-RestrictNamespaces=yes
-RestrictRealtime=yes
-LockPersonality=yes
-ProtectClock=yes
-ProtectHostname=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-SystemCallFilter=@system-service @pkey
-SystemCallErrorNumber=EPERM
-SystemCallArchitectures=native
-KeyringMode=private
-UMask=0022
-`;
+const SYNC_SANDBOX = (target: string) =>
+  sandbox({
+    readWrite: [`-${target}`],
+    stateDirectory: SYNC_STATE_DIR.replace(/^\/var\/lib\//, ""),
+    capabilities: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID"],
+    syscalls: ["@pkey"],
+    suidSgid: true,
+  });
 
 export function syncTimer(j: SyncJob): string {
   return `[Unit]

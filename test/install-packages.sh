@@ -3,7 +3,7 @@
 # sshd, systemd-nspawn, ...). Installs only what is missing; says what to do when it cannot.
 set -euo pipefail
 packages=(shellcheck glusterfs-server glusterfs-client tinc openssh-server openssh-client
-  fuse3 xfsprogs iproute2 systemd-container rsync nftables chrony attr psmisc util-linux kmod)
+  fuse3 xfsprogs iproute2 systemd-container rsync nftables chrony attr psmisc util-linux kmod sudo)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -45,3 +45,10 @@ test("no value from the repository or an event is spliced into a run script", ()
     }
   }
 });
+
+test("drift logs in with the read-only drift account's key, never the deploy key", () => {
+  const text = fs.readFileSync(WORKFLOW, "utf8");
+  const secrets = [...new Set([...text.matchAll(/secrets\.([A-Z_]+)/g)].map((m) => m[1]))].sort();
+  assert.deepEqual(secrets, ["GLUSTERMESH_DRIFT_KEY", "GOOGLE_CREDENTIALS", "PULUMI_ACCESS_TOKEN"]);
+  assert.doesNotMatch(text, /--ssh-user/, "drift's default user is the read-only account");
+});

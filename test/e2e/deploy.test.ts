@@ -3,6 +3,7 @@
 // checked on the hosts themselves, and re-deploy, failure, reboot and growth are exercised.
 // One lab for the whole file; it is left deployed for the next e2e file.
 import assert from "node:assert/strict";
+import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { describeRollout, FIRST_ROLLOUT, rollout, tincAddress, writeLabInventory } from "../../lab/deploy";
 import { brickOnline, freshLab, healEntries, healthy, markDeployed, note, peers, sh, skip, sleep, unmarkDeployed, volumeGet, volumeInfo, waitFor, type Shared, log } from "./helpers";
@@ -215,8 +216,8 @@ test("a rebooted host comes back with tinc, glusterd, mounts and timers", { skip
       for (const v of ["projects", ...(h === "laba3" || h === "laba4" ? ["scratch"] : [])]) {
         await waitFor(`${h}'s brick of ${v} online with a port after reboot`, () => brickOnline(lab, "laba2", v, h), 150_000, 1000);
       }
-      const waited = await sh(lab, h, "journalctl -b -u glusterd.service -o cat --no-pager | grep -m1 'the mesh reaches' || true");
-      assert.match(waited.stdout, /the mesh reaches (every peer of the pool \(\d+\)|\d+ of \d+ peers of the pool) after \d+s/, `${h}: glusterd's drop-in did not wait for the mesh`);
+      const waited = await sh(lab, h, "journalctl -b -u glustermesh-mesh-wait.service -o cat --no-pager | grep -m1 'the mesh reaches' || true");
+      assert.match(waited.stdout, /the mesh reaches (every peer of the pool \(\d+\)|\d+ of \d+ peers of the pool) after \d+s/, `${h}: glusterd did not wait for the mesh (glustermesh-mesh-wait.service)`);
       note(`${h}: glusterd started after: ${waited.stdout.trim()}`);
     }
     note(`${h} rebooted and healthy in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
@@ -335,5 +336,46 @@ cd $d && sha256sum f* | sort`,
     await waitFor(`${h}'s mount of labb/projects`, async () => (await sh(lab, h, "findmnt -rn -o FSTYPE /mnt/gluster/labb/projects")).stdout.trim() === "fuse.glusterfs", 240_000, 2000);
   }
   note(`the new nodes' mounts of labb/projects came up ${((Date.now() - t1) / 1000).toFixed(0)} s after the growth deploy's last round`);
+  markDeployed(true);
+});
+
+const GLUSTERMESH = path.join(__dirname, "..", "..", "bin", "glustermesh");
+
+test("a rebalance stopped before it completed: drift reports it, the rebalance check starts it again and records it once completed", { skip }, async () => {
+  const state = "/var/lib/glustermesh/rebalance";
+  const status = async () => {
+    const r = await sh(lab, "laba1", "gluster --mode=script volume rebalance projects status");
+    return r.stdout + r.stderr;
+  };
+  const marker = async () => (await sh(lab, "laba1", `cat ${state}/projects 2>/dev/null`)).stdout;
+  const layout = (await lab.execOk("laba1", "cat /etc/glustermesh/rebalance/projects.layout")).trim();
+  assert.equal(layout.split("\n").length, 2, "the grown projects volume has 2 replica sets");
+  unmarkDeployed();
+  // the state of a deploy whose rebalance was started for this layout and then stopped: started,
+  // never seen completed (no marker), gluster's rebalance stopped
+  await lab.execOk("laba1", `systemctl stop glustermesh-rebalance-check.timer && printf '%s\\n' "$(cat /etc/glustermesh/rebalance/projects.layout)" > ${state}/projects.started && rm -f ${state}/projects`);
+  try {
+    await lab.execOk("laba1", "gluster --mode=script volume rebalance projects start >/dev/null && gluster --mode=script volume rebalance projects stop >/dev/null");
+    note(`rebalance status after a stop: ${(await status()).replace(/\s+/g, " ").slice(0, 160)}`);
+    // drift, as the read-only account, names it
+    const r = await lab.runInDriverNs(["node", GLUSTERMESH, "drift", "--stack", "laba", "--inventory", INVENTORY_DIR, "--ssh-key", lab.driftKeyPath, "--timeout", "30"], { timeoutMs: 90_000 });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stdout, /^laba1 +rebalance of projects +expected completed or in progress +found (not started|stopped) \(the rebalance check starts it again within 5 minutes/m);
+    // the check (what its timer runs) starts it again, sandboxed, then records it completed
+    const since = (await lab.execOk("laba1", "date '+%Y-%m-%d %H:%M:%S'")).trim();
+    const run = await sh(lab, "laba1", "systemctl start glustermesh-rebalance-check.service; systemctl show -p Result --value glustermesh-rebalance-check.service");
+    assert.equal(run.stdout.trim(), "success", run.stderr);
+    const journal = await lab.execOk("laba1", `journalctl -u glustermesh-rebalance-check.service --since '${since}' -o cat --no-pager`);
+    assert.match(journal, /the rebalance of projects: gluster reports it (not started|stopped); starting it again/);
+    assert.match(journal, /started rebalance of projects over 2 replica sets/);
+    assert.equal(await marker(), "", "the marker is written only once gluster reports it completed");
+    await waitFor("the restarted rebalance to complete", async () => /completed/.test(await status()) && !/in progress/.test(await status()), 120_000, 2000);
+    await lab.execOk("laba1", "systemctl start glustermesh-rebalance-check.service");
+    assert.equal((await marker()).trim(), layout, "the check records the layout once the rebalance completed");
+  } finally {
+    await lab.execOk("laba1", "systemctl start glustermesh-rebalance-check.timer");
+  }
+  const clean = await lab.runInDriverNs(["node", GLUSTERMESH, "drift", "--stack", "laba", "--inventory", INVENTORY_DIR, "--ssh-key", lab.driftKeyPath, "--timeout", "30"], { timeoutMs: 90_000 });
+  assert.equal(clean.code, 0, clean.stdout + clean.stderr);
   markDeployed(true);
 });

@@ -10,7 +10,7 @@ import { checkDrift, exitCode, formatReport, type DriftReport } from "../../cli/
 import { INVENTORY_DIR, rollout, tincAddress } from "../../lab/deploy";
 import type { Lab } from "../../lab/hosts";
 import { loadInventory } from "../../model/load";
-import { buildModel, type Model } from "../../model/model";
+import { buildModel, DRIFT_ACCOUNT, type Model } from "../../model/model";
 import { dcLead } from "../../render/steps";
 import { log, markDeployed, note, sharedLab, skip, unmarkDeployed, waitFor } from "./helpers";
 
@@ -37,8 +37,8 @@ async function check(dc: string): Promise<{ r: DriftReport; seconds: number }> {
   const t0 = Date.now();
   const r = await checkDrift(model, dc, {
     sshCommand: ["nsenter", `--net=/run/netns/${lab.driverNetns}`, "--", "ssh"],
-    keyFile: lab.sshKeyPath,
-    user: "root",
+    keyFile: lab.driftKeyPath,
+    user: DRIFT_ACCOUNT,
     timeoutSec: 30,
     connectTimeoutSec: 5,
   });
@@ -49,7 +49,7 @@ async function check(dc: string): Promise<{ r: DriftReport; seconds: number }> {
 async function driftCli(dc: string, ...extra: string[]) {
   const t0 = Date.now();
   const r = await lab.runInDriverNs(
-    ["node", path.join(ROOT, "bin", "glustermesh"), "drift", "--stack", dc, "--inventory", INVENTORY_DIR, "--ssh-key", lab.sshKeyPath, "--timeout", "30", ...extra],
+    ["node", path.join(ROOT, "bin", "glustermesh"), "drift", "--stack", dc, "--inventory", INVENTORY_DIR, "--ssh-key", lab.driftKeyPath, "--timeout", "30", ...extra],
     { timeoutMs: 90_000 },
   );
   return { ...r, seconds: (Date.now() - t0) / 1000 };

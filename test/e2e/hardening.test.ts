@@ -1,6 +1,7 @@
-// End-to-end, the mesh and the firewall as preconditions: a mesh node cannot take another node's
-// address (tinc's StrictSubnets), and gluster never runs without its firewall table. Runs on the
-// lab the previous file left deployed (or a fresh one).
+// End-to-end, least privilege: a mesh node cannot take another node's address (tinc's
+// StrictSubnets), gluster never runs without its firewall table, our services run sandboxed and
+// still work, and the drift account reads but cannot change anything. Runs on the lab the
+// previous file left deployed (or a fresh one).
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import { rollout, tincAddress } from "../../lab/deploy";
@@ -95,4 +96,82 @@ test("the sync service is sandboxed: systemd-analyze security rates it at most 3
   }, 90_000, 3000);
   assert.ok(results.every((r) => r === "success"), `results of the passes: ${results.join(", ")}`);
   note(`the image reached labb after ${results.length} pass(es) started by hand under the sandbox`);
+});
+
+/** systemd-analyze security's overall exposure of a unit on a host. */
+async function exposure(host: string, unit: string): Promise<number> {
+  const sec = await sh(lab, host, `systemd-analyze security --no-pager ${unit}`);
+  const overall = /Overall exposure level for \S+: ([\d.]+) (\w+)/.exec(sec.stdout);
+  assert.ok(overall, sec.stdout + sec.stderr);
+  note(`systemd-analyze security ${unit} on ${host}: ${overall[1]} ${overall[2]}`);
+  return Number(overall[1]);
+}
+
+test("the brick check and the mesh wait are sandboxed (exposure at most 2.5) and still do their work", { skip }, async () => {
+  assert.ok((await exposure("laba2", "glustermesh-brick-check.service")) <= 2.5);
+  assert.ok((await exposure("laba2", "glustermesh-mesh-wait.service")) <= 2.5);
+  // the mesh wait runs, sandboxed, each time glusterd (re)starts, and finds the pool over the mesh
+  const since = (await sh(lab, "laba2", "date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
+  await lab.execOk("laba2", "systemctl restart glusterd.service");
+  await healthy(lab, "laba2", ["projects"], "laba1");
+  const waited = await sh(lab, "laba2", `journalctl -u glustermesh-mesh-wait.service --since '${since}' -o cat --no-pager | grep -m1 'the mesh reaches' || true`);
+  assert.match(waited.stdout, /the mesh reaches every peer of the pool \(\d+\) after \d+s/, "the mesh wait did not run before glusterd");
+  // the brick check's repair, under its sandbox: stop the brick's process, write its runtime directory, restart glusterd
+  // (its ExecStart replaced for this test by the repair alone: a lost brick cannot be made on purpose)
+  const pidfile = "/var/run/gluster/vols/projects/10.250.1.2-bricks-projects.pid";
+  const oldPid = (await lab.execOk("laba2", `cat ${pidfile}`)).trim();
+  const dropIn = "/run/systemd/system/glustermesh-brick-check.service.d/repair-now.conf";
+  await lab.execOk("laba2", `mkdir -p "$(dirname ${dropIn})" && printf '[Service]\\nExecStart=\\nExecStart=/bin/bash -c "kill %s && touch /run/glustermesh/brick-check/probe && rm /run/glustermesh/brick-check/probe && systemctl restart glusterd.service"\\n' ${oldPid} > ${dropIn} && systemctl daemon-reload`);
+  try {
+    const r = await sh(lab, "laba2", "systemctl start glustermesh-brick-check.service; systemctl show -p Result --value glustermesh-brick-check.service");
+    assert.equal(r.stdout.trim(), "success", r.stderr);
+  } finally {
+    await lab.execOk("laba2", `rm -f ${dropIn} && systemctl daemon-reload`);
+  }
+  await healthy(lab, "laba2", ["projects"], "laba1");
+  const newPid = (await lab.execOk("laba2", `cat ${pidfile}`)).trim();
+  assert.notEqual(newPid, oldPid, "the brick was not restarted");
+  // and the real check, run now, finds nothing to repair and succeeds under its sandbox
+  const r = await sh(lab, "laba2", "systemctl start glustermesh-brick-check.service; systemctl show -p Result --value glustermesh-brick-check.service");
+  assert.equal(r.stdout.trim(), "success", r.stderr);
+});
+
+test("the drift account reads every node but cannot change anything", { skip }, async () => {
+  const as = (host: string, cmd: string) =>
+    lab.runInDriverNs(["ssh", "-F", lab.sshConfigPath, "-i", lab.driftKeyPath, "-o", "IdentitiesOnly=yes", "-l", "glustermesh-drift", host, cmd], { timeoutMs: 30_000 });
+  const who = await as("laba1", "id -un");
+  assert.equal(who.code, 0, who.stderr);
+  assert.equal(who.stdout.trim(), "glustermesh-drift");
+  // what drift reads as root, through the one helper it may sudo
+  const peers = await as("laba1", "sudo -n /usr/local/lib/glustermesh/drift-read peer-status");
+  assert.equal(peers.code, 0, peers.stderr);
+  assert.match(peers.stdout, /<peerStatus>/);
+  const quickRead = () => lab.execOk("laba1", "gluster --mode=script volume get projects performance.quick-read | tail -1");
+  const optionBefore = await quickRead();
+  const refused: Array<[string, RegExp]> = [
+    ["sudo -n gluster --mode=script volume set projects performance.quick-read off", /password is required|not allowed|may not run/],
+    ["sudo -n /usr/local/lib/glustermesh/drift-read volume-get 'projects all; touch /tmp/x'", /usage/],
+    ["gluster --mode=script volume set projects performance.quick-read off", /.+/],
+    ["systemctl stop glusterd.service", /Access denied|authentication|Interactive|not permitted/i],
+    ["touch /etc/glustermesh-drift-was-here", /Permission denied/],
+    ["echo x >> /etc/glustermesh/drift/authorized_keys", /Permission denied/],
+    ["/usr/sbin/nft flush table inet glustermesh", /Operation not permitted|Permission denied/],
+  ];
+  for (const [cmd, err] of refused) {
+    const r = await as("laba1", cmd);
+    assert.notEqual(r.code, 0, `${cmd}: exit 0\n${r.stdout}`);
+    assert.match(r.stdout + r.stderr, err, cmd);
+  }
+  // nothing changed: the option, glusterd, the firewall, /etc
+  assert.equal(await quickRead(), optionBefore, "the option changed");
+  assert.equal((await sh(lab, "laba1", "systemctl is-active glusterd.service")).stdout.trim(), "active");
+  assert.equal((await sh(lab, "laba1", "nft list table inet glustermesh | grep -c drop")).code, 0);
+  assert.equal((await sh(lab, "laba1", "test -e /etc/glustermesh-drift-was-here")).code, 1);
+  // no forwarding for the account (root, with the same request, gets it: the check can fail)
+  const forward = (user: string, key: string) =>
+    lab.runInDriverNs(["ssh", "-F", lab.sshConfigPath, "-i", key, "-o", "IdentitiesOnly=yes", "-o", "ExitOnForwardFailure=yes", "-R", "24999:127.0.0.1:22", "-l", user, "laba1", "true"], { timeoutMs: 30_000 });
+  const tunnel = await forward("glustermesh-drift", lab.driftKeyPath);
+  assert.notEqual(tunnel.code, 0, "a port forward was allowed");
+  assert.match(tunnel.stderr, /remote port forwarding failed/);
+  assert.equal((await forward("root", lab.sshKeyPath)).code, 0);
 });

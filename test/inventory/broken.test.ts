@@ -47,7 +47,7 @@ const cases: Case[] = [
   { name: "mesh.yaml missing", edits: [del("mesh.yaml")], problems: [["mesh.yaml", 0, 0, "", "mesh.yaml is missing"]] },
   { name: "mesh.yaml is a list", edits: [put("mesh.yaml", "- subnet: 10.9.0.0/16\n")], problems: [["mesh.yaml", 1, 1, "", "mesh.yaml must be a mapping with a `mesh:` section"]] },
   { name: "mesh.yaml without mesh:", edits: [put("mesh.yaml", "# nothing yet\n")], problems: [["mesh.yaml", 1, 1, "mesh", "mesh is required"]] },
-  { name: "unknown top-level key in mesh.yaml", edits: [ed("mesh.yaml", "mesh:\n", "meshes: 1\nmesh:\n")], problems: [["mesh.yaml", 2, 1, "meshes", 'unknown top-level key "meshes"']] },
+  { name: "unknown top-level key in mesh.yaml", edits: [ed("mesh.yaml", "mesh:\n", "meshes: 1\nmesh:\n")], problems: [["mesh.yaml", 2, 1, "meshes", 'unknown top-level key "meshes" in mesh.yaml: only mesh: and drift: belong here']] },
   { name: "empty DC file", edits: [put("east.yaml", "")], problems: [["east.yaml", 1, 1, "nodes", "nodes is required"]] },
   { name: "DC file is a list", edits: [put("east.yaml", "- east1\n")], problems: [["east.yaml", 1, 1, "", "expected object, received array"]] },
   { name: "bad DC file name (upper case, underscore)", edits: [del("east.yaml"), put("East_1.yaml", EAST)], problems: [["East_1.yaml", 1, 1, "", 'data center name "East_1" must be lower-case letters, digits and dashes']] },
@@ -55,6 +55,8 @@ const cases: Case[] = [
   // --- unknown fields
   { name: "unknown volume field, with did-you-mean (and the real one is then missing)", edits: [ed("east.yaml", "    replica: 2", "    replicas: 2")], problems: [["east.yaml", 15, 3, "volumes.data.replica", "replica is required"], ["east.yaml", 16, 5, "volumes.data.replicas", 'unknown field "replicas": remove it or check its spelling (did you mean replica?)']] },
   { name: "unknown node field ip, did you mean tinc", edits: [ed("east.yaml", "    tinc: 10.9.1.2", "    ip: 10.9.1.2")], problems: [["east.yaml", 6, 3, "nodes.east2.tinc", "tinc is required: must be an IPv4 address"], ["east.yaml", 8, 5, "nodes.east2.ip", 'unknown field "ip": remove it or check its spelling (did you mean tinc?)']] },
+  { name: "a drift key with options before it", edits: [ed("mesh.yaml", "  connectToPerDc: 2\n", "  connectToPerDc: 2\ndrift:\n  keys:\n    - ssh-ed25519 AAAAC3Nz ok\n    - command=\"sh\" ssh-ed25519 AAAAC3Nz x\n")], problems: [["mesh.yaml", 10, 7, "drift.keys[1]", "must be one OpenSSH public key line"]] },
+  { name: "unknown drift field", edits: [ed("mesh.yaml", "  connectToPerDc: 2\n", "  connectToPerDc: 2\ndrift:\n  key: ssh-ed25519 AAAAC3Nz\n")], problems: [["mesh.yaml", 8, 3, "drift.key", 'unknown field "key"']] },
   { name: "unknown mesh field", edits: [ed("mesh.yaml", "  port: 655", "  prot: 655")], problems: [["mesh.yaml", 5, 3, "mesh.prot", 'unknown field "prot"']] },
   // --- types and missing fields
   { name: "replica is a word", edits: [ed("east.yaml", "    replica: 2", "    replica: two")], problems: [["east.yaml", 16, 14, "volumes.data.replica", "replica must be 2, or 3 (with arbiter: 1)"]] },

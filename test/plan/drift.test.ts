@@ -9,9 +9,11 @@ import { hostFile, tincConf, tincUp } from "../../render/tinc";
 import { firewallRules, mountUnit, syncService, syncTimer } from "../../render/units";
 import { connectTo } from "../../model/model";
 import { checkDrift, compareDc, exitCode, formatReport, type NodeCapture } from "../../cli/drift";
-import { MARK, liveScript, parseLiveOutput, parsePeerStatus, parseVolumeGet, parseVolumeInfo, parseVolumeStatus } from "../../cli/live";
-import { BRICK_CHECK, brickCheckScript, brickCheckService, brickCheckTimer, GLUSTERD_DROP_IN, GLUSTERD_MESH_WAIT, glusterdDropIn, glusterdMeshWaitScript } from "../../render/gluster";
+import { MARK, liveScript, parseLiveOutput, parsePeerStatus, parseRebalanceStatus, parseVolumeGet, parseVolumeInfo, parseVolumeStatus } from "../../cli/live";
+import { BRICK_CHECK, brickCheckScript, brickCheckService, brickCheckTimer, GLUSTERD_DROP_IN, GLUSTERD_MESH_WAIT, GLUSTERD_MESH_WAIT_UNIT, glusterdDropIn, glusterdMeshWaitScript, glusterdMeshWaitService } from "../../render/gluster";
+import { DRIFT_KEYS_FILE, DRIFT_READ, DRIFT_SSHD_CONFIG, driftAuthorizedKeys, driftRead, driftSshdConfig } from "../../render/access";
 import { glusterdMeshArgs, nodeBricks } from "../../render/steps";
+import { REBALANCE_CHECK, rebalanceCheckScript, rebalanceCheckService, rebalanceCheckTimer, rebalanceLayout, rebalanceLayoutFile } from "../../render/rebalance";
 import { baseTexts, sample } from "./fixtures";
 import { runCommand } from "./cli";
 
@@ -51,6 +53,10 @@ function healthy(m: Model, node: string): Sections {
     [`file:${GLUSTERD_DROP_IN}`]: { stdout: glusterdDropIn("tinc@glustermesh.service") },
     [`file:${GLUSTERD_MESH_WAIT}`]: { stdout: glusterdMeshWaitScript(glusterdMeshArgs(m, n)) },
     "file:/etc/glustermesh/firewall.nft": { stdout: firewallRules("glustermesh") },
+    [`file:/etc/systemd/system/${GLUSTERD_MESH_WAIT_UNIT}`]: { stdout: glusterdMeshWaitService("tinc@glustermesh.service") },
+    [`file:${DRIFT_READ}`]: { stdout: driftRead() },
+    [`file:${DRIFT_KEYS_FILE}`]: { stdout: driftAuthorizedKeys(m.drift.keys) },
+    [`file:${DRIFT_SSHD_CONFIG}`]: { stdout: driftSshdConfig() },
   };
   for (const x of m.nodes) s[`tinc-host:${x.name}`] = { stdout: hostFile({ name: x.name, address: x.address, tinc: x.tinc, publicKey: KEY(x.name) }, 655) };
   s[`file:${BRICK_CHECK}`] = { stdout: brickCheckScript({ node, bricks: nodeBricks(dc, n) }) };
@@ -173,8 +179,8 @@ test("a brick offline, a brick glusterd shows without a port, a brick missing: n
   });
   assert.deepEqual(lines(stopped), ["laba1 | volume projects status | Started | Stopped"]);
   // only the lead asks (`volume status` takes a cluster-wide lock)
-  assert.match(liveScriptOf("laba1"), /volume status all/);
-  assert.doesNotMatch(liveScriptOf("laba2"), /volume status/);
+  assert.match(liveScriptOf("laba1"), /as_root volume-status/);
+  assert.doesNotMatch(liveScriptOf("laba2"), /volume-status/);
 });
 
 test("glusterd's drop-in or its wait-for-the-mesh script missing or edited; the brick check timer disabled", () => {
@@ -278,6 +284,89 @@ test("a gluster command that fails is an error (not checked), never silent", () 
   assert.match(cut.errors.join("\n"), /laba2: the report ended early/);
 });
 
+// ---- the rebalance of a volume of 2 or more replica sets -------------------------------------
+
+/**
+ * `volume rebalance projects status --xml` as glusterd 10.3 answers: a rebalance in progress,
+ * and after `rebalance projects stop` (recorded from a one-node glusterd; the aggregate's shape
+ * is the pool's); other statuses are the recorded answer with another code.
+ */
+const REBALANCING = sample("rebalance-status-projects.xml");
+const rebalanceStatus = (code: number, name: string) => REBALANCING.replace(/<status>1<\/status>/g, `<status>${code}</status>`).replace(/<statusStr>in progress<\/statusStr>/g, `<statusStr>${name}</statusStr>`);
+
+/** laba's volume with a second replica set: its lead laba1 answers for the rebalance check and the rebalance. */
+function secondSet(m: Model, a1: Sections, status = rebalanceStatus(3, "completed")): void {
+  const v = m.dcs.find((d) => d.name === "laba")!.volumes[0];
+  const at = "/mnt/bricks/projects2";
+  v.replicaSets.push({ index: 2, name: "laba1+laba2", bricks: v.replicaSets[0].bricks.map((b) => ({ ...b, path: at, spec: b.spec.replace(b.path, at) })) });
+  a1[`file:${REBALANCE_CHECK}`] = { stdout: rebalanceCheckScript() };
+  a1["file:/etc/systemd/system/glustermesh-rebalance-check.service"] = { stdout: rebalanceCheckService() };
+  a1["file:/etc/systemd/system/glustermesh-rebalance-check.timer"] = { stdout: rebalanceCheckTimer() };
+  a1["unit:glustermesh-rebalance-check.timer"] = { stdout: "enabled=enabled\nactive=active\n" };
+  a1[`file:${rebalanceLayoutFile("projects")}`] = { stdout: `${rebalanceLayout(v)}\n` };
+  a1["rebalance-status:projects"] = { stdout: status, rc: /<opRet>0</.test(status) ? 0 : 1 };
+}
+
+// (the second set's bricks are not in the recorded volume info and status: only what concerns the rebalance is compared)
+const rebalanceLines = (r: ReturnType<typeof check>) => lines(r).filter((l) => /rebalance/.test(l));
+const rebalanceErrors = (r: ReturnType<typeof check>) => r.errors.filter((e) => /rebalance/.test(e));
+
+test("a volume of 2 replica sets: its lead reads the rebalance check, its timer, the layout and the rebalance's status; completed or in progress is no drift", () => {
+  assert.deepEqual(parseRebalanceStatus(REBALANCING), { code: 1, status: "in progress" });
+  assert.deepEqual(parseRebalanceStatus(sample("rebalance-status-projects-stopped.xml")), { code: 0, status: "not started" });
+  assert.equal(parseRebalanceStatus("Connection failed. Please check if gluster daemon is operational.\n"), undefined);
+  for (const status of [rebalanceStatus(3, "completed"), REBALANCING, rebalanceStatus(5, "fix-layout in progress")]) {
+    const r = check((m, a1) => secondSet(m, a1, status));
+    assert.deepEqual(rebalanceLines(r), []);
+    assert.deepEqual(rebalanceErrors(r), []);
+  }
+  const m = model();
+  m.dcs.find((d) => d.name === "laba")!.volumes[0].replicaSets.push({ index: 2, name: "x", bricks: [] });
+  const dc = m.dcs.find((d) => d.name === "laba")!;
+  const lead = liveScript(m, dc, m.nodes.find((n) => n.name === "laba1")!);
+  assert.match(lead, /^sec rebalance-status:projects as_root rebalance-status projects$/m);
+  for (const f of ["/usr/local/lib/glustermesh/rebalance-check", "/etc/systemd/system/glustermesh-rebalance-check.timer", "/etc/glustermesh/rebalance/projects.layout"]) assert.ok(lead.includes(`sec file:${f} cat ${f}`), f);
+  assert.match(lead, /^sec unit:glustermesh-rebalance-check\.timer unit_state glustermesh-rebalance-check\.timer$/m);
+  assert.doesNotMatch(liveScript(m, dc, m.nodes.find((n) => n.name === "laba2")!), /rebalance/);
+  // one replica set: nothing of it is read
+  assert.doesNotMatch(liveScriptOf("laba1"), /rebalance/);
+});
+
+test("a rebalance that failed, or stopped (gluster then says not started): drift on the lead, naming what starts it again", () => {
+  const failed = check((m, a1) => secondSet(m, a1, rebalanceStatus(4, "failed")));
+  assert.deepEqual(rebalanceLines(failed), ["laba1 | rebalance of projects | completed or in progress | failed (the rebalance check starts it again within 5 minutes; see gluster volume rebalance projects status)"]);
+  assert.equal(exitCode(failed), 2);
+  assert.match(formatReport(failed), /^laba1 +rebalance of projects +expected completed or in progress +found failed \(the rebalance check/m);
+  const stopped = check((m, a1) => secondSet(m, a1, sample("rebalance-status-projects-stopped.xml")));
+  assert.deepEqual(rebalanceLines(stopped), ["laba1 | rebalance of projects | completed or in progress | not started (the rebalance check starts it again within 5 minutes; see gluster volume rebalance projects status)"]);
+  assert.deepEqual(rebalanceErrors(stopped), []);
+});
+
+test("the rebalance check, its timer or a layout missing, disabled or edited; a status gluster does not give is an error", () => {
+  const gone = check((m, a1) => {
+    secondSet(m, a1);
+    a1[`file:${REBALANCE_CHECK}`] = { stdout: "", rc: 1, stderr: "cat: /usr/local/lib/glustermesh/rebalance-check: No such file or directory\n" };
+    a1["unit:glustermesh-rebalance-check.timer"] = { stdout: "enabled=disabled\nactive=inactive\n" };
+    a1[`file:${rebalanceLayoutFile("projects")}`] = { stdout: `${a1[`file:${rebalanceLayoutFile("projects")}`]!.stdout.split("\n")[0]}\n` };
+  });
+  assert.deepEqual(rebalanceLines(gone), [
+    "laba1 | file /usr/local/lib/glustermesh/rebalance-check | present | missing",
+    "laba1 | unit glustermesh-rebalance-check.timer | enabled | disabled",
+    "laba1 | unit glustermesh-rebalance-check.timer | active | inactive",
+    "laba1 | file /etc/glustermesh/rebalance/projects.layout | 10.1.1.1:/mnt/bricks/projects2 10.1.1.2:/mnt/bricks/projects2 | (lines missing)",
+  ]);
+  const down = check((m, a1) => secondSet(m, a1, ""));
+  assert.deepEqual(rebalanceLines(down), []);
+  assert.deepEqual(rebalanceErrors(down), ["laba1: rebalance of projects not checked: no gluster XML answer"]);
+  assert.equal(exitCode(down), 1);
+  // not reported at all (an older live script): an error, never silence
+  const missing = check((m, a1) => {
+    secondSet(m, a1);
+    a1["rebalance-status:projects"] = null;
+  });
+  assert.deepEqual(rebalanceErrors(missing), ["laba1: rebalance-status:projects was not reported"]);
+});
+
 // ---- the SSH part, with fake ssh programs ----------------------------------------------------
 
 function fakeSsh(body: string): string {
@@ -348,7 +437,25 @@ test("ssh gets BatchMode, pinned host keys, user, key and port; recorded answers
   const second = all.find((a) => a.includes("192.0.2.12"))!;
   assert.ok(!second.includes("UserKnownHostsFile"), "no pinned key: ssh's own known_hosts, still strict");
   const script = fs.readFileSync(path.join(dir, fs.readdirSync(dir).find((f) => f.startsWith("script."))!), "utf8");
-  assert.match(script, /gluster --mode=script --xml peer status/);
+  assert.match(script, /as_root peer-status/);
+  // without --ssh-user: the read-only drift account
+  for (const f of fs.readdirSync(dir).filter((x) => x.startsWith("args."))) fs.rmSync(path.join(dir, f));
+  await run(["--stack", "laba", "--inventory", inv, "--ssh-command", ssh, "--ssh-key", key]);
+  const again = fs.readdirSync(dir).filter((f) => f.startsWith("args.")).map((f) => fs.readFileSync(path.join(dir, f), "utf8"));
+  assert.equal(again.length, 2);
+  for (const a of again) assert.ok(a.includes("-l\nglustermesh-drift"), a);
+});
+
+test("the drift account's files: keys edited by hand, the helper gone", () => {
+  const r = check((m, a1, a2) => {
+    a1[`file:${DRIFT_KEYS_FILE}`] = { stdout: "restrict ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHand added-by-hand\n" };
+    a2[`file:${DRIFT_READ}`] = { stdout: "", rc: 1, stderr: "cat: /usr/local/lib/glustermesh/drift-read: No such file or directory\n" };
+  });
+  assert.deepEqual(r.drift.map((d) => `${d.node} | ${d.item} | ${d.found}`), [
+    `laba1 | file ${DRIFT_KEYS_FILE} | restrict ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHand added-by-hand`,
+    `laba2 | file ${DRIFT_READ} | missing`,
+  ]);
+  assert.equal(exitCode(r), 2);
 });
 
 test("the live script runs under bash and reports every section it promises (here: nothing deployed)", async () => {

@@ -41,6 +41,7 @@ test("4545 + cloud22, cloud23 and a replica set: new resources only, volume reso
       `4545/mesh/${n}/key`,
       `4545/mesh/${n}/config`,
       `4545/host/${n}/time`,
+      `4545/host/${n}/drift-account`,
       `4545/host/${n}/firewall`,
       `4545/gluster/${n}/glusterd`,
       `4545/gluster/${n}/pool`,

@@ -2,10 +2,14 @@
 // order the engine follows (from the dependencies the program registers), protection.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { runScenario, Resources, type ProgramResult } from "./harness";
+import * as path from "node:path";
+import { loadInventory } from "../../model/load";
+import { buildModel } from "../../model/model";
+import { dcSteps } from "../../render/steps";
+import { REPO, runScenario, Resources, type ProgramResult } from "./harness";
 
 const COMPONENT_OF: [RegExp, string][] = [
-  [/^[^/]+\/host\/[^/]+\/time$/, "glustermesh:host:HostBasics"],
+  [/^[^/]+\/host\/[^/]+\/(time|drift-account)$/, "glustermesh:host:HostBasics"],
   [/^[^/]+\/mesh\//, "glustermesh:mesh:TincMesh"],
   [/^[^/]+\/host\/[^/]+\/firewall$/, "glustermesh:gluster:Cluster"],
   [/^[^/]+\/gluster\//, "glustermesh:gluster:Cluster"],
@@ -41,6 +45,7 @@ function checkStack(result: ProgramResult, e: Expect) {
     `${d}/projects/rebalance`,
     ...e.nodes.flatMap((n) => [
       `${d}/host/${n}/time`,
+      `${d}/host/${n}/drift-account`,
       `${d}/host/${n}/firewall`,
       `${d}/mesh/${n}/key`,
       `${d}/mesh/${n}/config`,
@@ -56,6 +61,10 @@ function checkStack(result: ProgramResult, e: Expect) {
     ...e.nodes.filter((n) => n !== e.lead).map((n) => `${d}/cluster/probe/${n}`),
   ].sort();
   assert.deepEqual(rs.commands().map((r) => r.name).sort(), expected);
+  // every step the renderers list (what plan shows) is a resource of the program, none dropped
+  const loaded = loadInventory(path.join(REPO, "inventory"));
+  assert.ok(loaded.ok);
+  assert.deepEqual(dcSteps(buildModel(loaded.inventory), d).map((x) => x.name).sort(), expected);
   assert.equal(rs.get(`${d}/sync/${e.nodes[0]}/tool`).type, "command:remote:CopyToRemote");
   assert.deepEqual(rs.names("pulumi:pulumi:StackReference"), DCS.filter((x) => x !== d).map((x) => `peer-${x}`));
 

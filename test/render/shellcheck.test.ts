@@ -9,7 +9,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { tincDown, tincUp } from "../../render/tinc";
 import { brickCheckScript, glusterdFirewallCheckScript, glusterdMeshWaitScript } from "../../render/gluster";
+import { driftRead } from "../../render/access";
 import { dcSteps, glusterdMeshArgs, nodeBricks } from "../../render/steps";
+import { rebalanceCheckScript } from "../../render/rebalance";
 import { allSteps, fakeFacts, models, ownFacts, scriptOf, tmpdir } from "./helpers";
 
 interface Rendered {
@@ -47,9 +49,12 @@ function renderAll(): { bash: Rendered[]; sh: Rendered[]; hostScripts: Rendered[
       for (const n of dc.storageNodes) {
         hostScripts.push({ label: `${label}:${n.name}/glusterd-wait-for-mesh`, text: glusterdMeshWaitScript(glusterdMeshArgs(model, n)), brickPaths });
         hostScripts.push({ label: `${label}:${n.name}/glusterd-firewall-check`, text: glusterdFirewallCheckScript(), brickPaths });
+        hostScripts.push({ label: `${label}:${n.name}/drift-read`, text: driftRead(), brickPaths });
         const bricks = nodeBricks(dc, n);
         if (bricks.length) hostScripts.push({ label: `${label}:${n.name}/brick-check`, text: brickCheckScript({ node: n.name, bricks }), brickPaths });
       }
+      // the same text on every lead of a volume of 2 or more replica sets
+      if (dc.volumes.some((v) => v.replicaSets.length >= 2)) hostScripts.push({ label: `${label}:${dc.name}/rebalance-check`, text: rebalanceCheckScript(), brickPaths });
     }
   }
   return { bash, sh, hostScripts };
@@ -174,9 +179,10 @@ test("tinc-up and tinc-down of every node pass shellcheck -s sh", async () => {
   assert.equal(r.status, 0);
 });
 
-test("the scripts systemd runs on storage nodes (glusterd's wait for the mesh, the brick check) pass shellcheck -s bash", async () => {
+test("the scripts systemd runs on storage nodes (glusterd's wait for the mesh, the brick check, the rebalance check) pass shellcheck -s bash", async () => {
   assert.ok(rendered.hostScripts.length > 10, `only ${rendered.hostScripts.length} scripts`);
   assert.ok(rendered.hostScripts.some((s) => s.label.endsWith("/brick-check")) && rendered.hostScripts.some((s) => s.label.endsWith("/glusterd-wait-for-mesh")));
+  assert.ok(rendered.hostScripts.some((s) => s.label.endsWith("/rebalance-check")));
   const r = await shellcheck(rendered.hostScripts, "bash");
   assert.deepEqual(r.findings, []);
   assert.equal(r.status, 0);

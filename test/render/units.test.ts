@@ -1,5 +1,5 @@
 // systemd units as systemd itself reads them: `systemd-analyze verify` on every unit a node gets
-// (mounts, sync service + timer, firewall, brick check service + timer), systemdEscapePath against `systemd-escape --path`,
+// (mounts, sync service + timer, firewall, brick check and rebalance check service + timer), systemdEscapePath against `systemd-escape --path`,
 // and calendarFor against `systemd-analyze calendar`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,8 +10,9 @@ import { systemdEscapePath, type Model } from "../../model/model";
 import { tincService } from "../../render/tinc";
 import { calendarFor, firewallUnit, FIREWALL_UNIT, mountUnit, syncService, syncTimer } from "../../render/units";
 import { validateTexts } from "../../model/load";
-import { BRICK_CHECK_UNIT, brickCheckService, brickCheckTimer, glusterdDropIn } from "../../render/gluster";
+import { BRICK_CHECK_UNIT, brickCheckService, brickCheckTimer, glusterdDropIn, GLUSTERD_MESH_WAIT_UNIT, glusterdMeshWaitService } from "../../render/gluster";
 import { nodeBricks } from "../../render/steps";
+import { REBALANCE_CHECK_UNIT, rebalanceCheckService, rebalanceCheckTimer } from "../../render/rebalance";
 import { fixtureTexts, replaceOnce } from "../inventory/fixtures";
 import { models, tmpdir } from "./helpers";
 
@@ -27,6 +28,10 @@ function unitsByNode(model: Model): Map<string, Map<string, string>> {
         at(n.name).set(`${BRICK_CHECK_UNIT}.service`, brickCheckService());
         at(n.name).set(`${BRICK_CHECK_UNIT}.timer`, brickCheckTimer());
       }
+    }
+    for (const v of dc.volumes.filter((x) => x.replicaSets.length >= 2)) {
+      at(v.lead).set(`${REBALANCE_CHECK_UNIT}.service`, rebalanceCheckService());
+      at(v.lead).set(`${REBALANCE_CHECK_UNIT}.timer`, rebalanceCheckTimer());
     }
     for (const m of dc.mounts) {
       const units = at(m.node);
@@ -120,16 +125,18 @@ test("glusterd's drop-in passes systemd-analyze verify on top of a glusterd.serv
     fs.writeFileSync(path.join(dir, "glusterd.service"), debian);
     fs.writeFileSync(path.join(dir, "glusterd.service.d", "glustermesh.conf"), dropIn);
     fs.writeFileSync(path.join(dir, FIREWALL_UNIT), firewallUnit());
-    const r = verify([path.join(dir, "glusterd.service")]);
+    fs.writeFileSync(path.join(dir, GLUSTERD_MESH_WAIT_UNIT), glusterdMeshWaitService(tincService(all[0].model.mesh.name)));
+    const r = verify([path.join(dir, "glusterd.service"), path.join(dir, GLUSTERD_MESH_WAIT_UNIT)]);
     fs.rmSync(dir, { recursive: true, force: true });
     return r;
   };
   const good = glusterdDropIn(tincService(all[0].model.mesh.name));
-  assert.match(good, /^After=tinc@\S+\.service glustermesh-firewall\.service$/m);
+  assert.match(good, /^After=tinc@\S+\.service glustermesh-firewall\.service glustermesh-mesh-wait\.service$/m);
+  // the mesh wait is its own sandboxed unit, started (again) by every start of glusterd
+  assert.match(good, /^Wants=tinc@\S+\.service glustermesh-mesh-wait\.service$/m);
   // no gluster without its firewall: a failed firewall unit keeps glusterd (and so its bricks) down
   assert.match(good, /^Requires=glustermesh-firewall\.service$/m);
   assert.match(good, /^ExecStartPre=\/bin\/bash \/usr\/local\/lib\/glustermesh\/glusterd-firewall-check$/m);
-  assert.match(good, /^ExecStartPre=\/bin\/bash \/\S+$/m);
   const r = check(good);
   assert.equal(r.out, "");
   assert.equal(r.status, 0);

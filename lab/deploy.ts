@@ -86,7 +86,8 @@ export function labInventory(lab: Lab, opts: LabInventoryOptions = {}): Record<s
         replica: 2,
         brickPath: "/bricks/scratch",
         replicaSets: [["laba4", "laba3"]],
-        options: { group: "virt", "network.ping-timeout": PING_TIMEOUT },
+        // a pattern with a wildcard, which reaches gluster exactly as written (no quotes added)
+        options: { group: "virt", "network.ping-timeout": PING_TIMEOUT, "auth.reject": "192.0.2.*" },
         sync: false,
       },
     },

@@ -1,14 +1,11 @@
 // The read-only drift account on every node: `glustermesh drift` logs in as DRIFT_ACCOUNT with
 // its own key (CI holds it, not the deploy key). The account reads what any user may read, and
 // runs as root only DRIFT_READ, a fixed file of read-only gluster and nft queries (sudo).
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { DRIFT_ACCOUNT } from "../model/model";
-import { putFile, script } from "./shell";
+import { hostFile, putFile, script } from "./shell";
 
 /** The helper the drift account may run as root, as a real file in this repository. */
 export const DRIFT_READ = "/usr/local/lib/glustermesh/drift-read";
-export const DRIFT_READ_SOURCE = path.join(__dirname, "files", "drift-read");
 export const DRIFT_KEYS_FILE = "/etc/glustermesh/drift/authorized_keys";
 export const DRIFT_SSHD_CONFIG = "/etc/ssh/sshd_config.d/glustermesh-drift.conf";
 export const DRIFT_SUDOERS = "/etc/sudoers.d/glustermesh-drift";
@@ -16,7 +13,7 @@ export const DRIFT_SUDOERS = "/etc/sudoers.d/glustermesh-drift";
 export const DRIFT_HOME = "/var/lib/glustermesh-drift";
 
 export function driftRead(): string {
-  return fs.readFileSync(DRIFT_READ_SOURCE, "utf8");
+  return hostFile("drift-read");
 }
 
 /** Each key may open a session that runs a command, and nothing else (no forwarding, no pty). */

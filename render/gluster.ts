@@ -4,7 +4,7 @@
 import type { Brick, ReplicaSet, Volume } from "../model/model";
 import { VIRT_GROUP, VIRT_GROUP_FILE } from "../model/options";
 import { sandbox } from "./sandbox";
-import { enableAndStart, putFile, script, shq } from "./shell";
+import { enableAndStart, hostFile, putFile, script, shq, withHeader } from "./shell";
 import { FIREWALL_UNIT, UNIT_DIR } from "./units";
 
 const GLUSTER = "gluster --mode=script";
@@ -90,67 +90,15 @@ export const GLUSTERD_PEERS_DIR = "/var/lib/glusterd/peers";
  * glusterd must start anyway.
  */
 export function glusterdMeshWaitScript(a: GlusterdMeshArgs): string {
-  return `#!/bin/bash
-# glustermesh: glusterd on ${a.node} starts once the tinc mesh reaches its trusted pool.
-# Run by ${GLUSTERD_MESH_WAIT_UNIT}, which glusterd.service wants and starts after; never fails.
-set -u
-deadline=$((SECONDS + ${GLUSTERD_MESH_WAIT_SECONDS}))
-restart_at=$((SECONDS + ${GLUSTERD_MESH_RESTART_SECONDS}))
-restarted=0
-# tincd logs its connections, nodes, edges and subnets to the journal
-log_view() {
-  systemctl kill --kill-whom=main --signal=SIGUSR1 ${shq(a.tincService)} 2>/dev/null || true
-  systemctl kill --kill-whom=main --signal=SIGUSR2 ${shq(a.tincService)} 2>/dev/null || true
-}
-has_address() { ip -4 -o addr show dev ${shq(a.interface)} 2>/dev/null | grep -qF ${shq(` ${a.tinc}/`)}; }
-# silent: the peers that do not accept a connection on tincd's port over the mesh (asked at once).
-silent() {
-  local i pids=()
-  for i in "\${!peers[@]}"; do
-    # shellcheck disable=SC2016 # $1 expands in the inner shell
-    timeout 1 bash -c ': </dev/tcp/"$1"/${a.port}' _ "\${peers[i]}" >/dev/null 2>&1 &
-    pids[i]=$!
-  done
-  for i in "\${!peers[@]}"; do
-    if ! wait "\${pids[i]}"; then echo "\${peers[i]}"; fi
-  done
-}
-until has_address; do
-  if (( SECONDS >= deadline )); then
-    echo ${shq(`warning: ${a.interface} has no address ${a.tinc} yet (is ${a.tincService} running?); starting glusterd anyway`)}
-    exit 0
-  fi
-  sleep 0.2
-done
-mapfile -t peers < <(sed -n 's/^hostname1=//p' ${GLUSTERD_PEERS_DIR}/* 2>/dev/null | sort -u)
-if (( \${#peers[@]} == 0 )); then exit 0; fi
-while :; do
-  mapfile -t missing < <(silent)
-  if (( \${#missing[@]} == 0 )); then
-    echo "the mesh reaches every peer of the pool (\${#peers[@]}) after \${SECONDS}s"
-    exit 0
-  fi
-  if (( SECONDS >= deadline )); then
-    echo "warning: the mesh reaches $(( \${#peers[@]} - \${#missing[@]} )) of \${#peers[@]} peers of the pool after \${SECONDS}s (silent: \${missing[*]}); starting glusterd anyway; tincd logs its connections, nodes, edges and subnets now"
-    log_view
-    exit 0
-  fi
-  if (( ! restarted && SECONDS >= restart_at )); then
-    # A peer that did not see this node go down (a quick reboot: the old connections were never
-    # closed) keeps its old session keys and sends packets this tincd cannot read, until it sees
-    # the node go. Restarting tincd closes every connection, so the peers see that now.
-    restarted=1
-    echo "peers still silent after \${SECONDS}s (\${missing[*]}): restarting ${a.tincService} once, so that they drop this node's old keys; tincd logs its view first"
-    log_view
-    systemctl restart --no-block ${shq(a.tincService)} 2>/dev/null || true
-    sleep 1
-    continue
-  fi
-  # tincd waits 5 s and more before it retries a peer it could not reach: make it retry now
-  systemctl kill --kill-whom=main --signal=SIGALRM ${shq(a.tincService)} 2>/dev/null || true
-  sleep 0.5
-done
-`;
+  return withHeader(hostFile("glusterd-wait-for-mesh"), {
+    TINC_SERVICE: a.tincService,
+    MESH_INTERFACE: a.interface,
+    TINC_ADDRESS: a.tinc,
+    TINC_PORT: a.port,
+    WAIT_SECONDS: GLUSTERD_MESH_WAIT_SECONDS,
+    RESTART_SECONDS: GLUSTERD_MESH_RESTART_SECONDS,
+    PEERS_DIR: GLUSTERD_PEERS_DIR,
+  });
 }
 
 /** The unit that runs the mesh wait each time glusterd starts (glusterd wants it, after it). */
@@ -194,13 +142,7 @@ export const GLUSTERD_FIREWALL_CHECK = "/usr/local/lib/glustermesh/glusterd-fire
 
 /** glusterd starts only with the firewall's table loaded (its unit may be active with the table deleted by hand). */
 export function glusterdFirewallCheckScript(): string {
-  return `#!/bin/bash
-# glustermesh: glusterd.service runs this first: no gluster without its firewall.
-if ! /usr/sbin/nft list table inet glustermesh >/dev/null 2>&1; then
-  echo "glustermesh: the firewall table inet glustermesh is not loaded, so gluster's ports would answer off the mesh; glusterd stays down. Load it: systemctl restart ${FIREWALL_UNIT}" >&2
-  exit 1
-fi
-`;
+  return withHeader(hostFile("glusterd-firewall-check"), { FIREWALL_UNIT });
 }
 
 /** The script the brick check timer runs, and its units. */
@@ -239,58 +181,12 @@ export interface BrickCheckArgs {
  * disk gone) has no running process and is left alone. Never fails.
  */
 export function brickCheckScript(a: BrickCheckArgs): string {
-  const entries = a.bricks.map(({ volume, brick }) => shq(`${volume}|${brick.spec}|${brickPidfile(volume, brick)}`)).join(" ");
-  return `#!/bin/bash
-# glustermesh: on ${a.node}, restart a brick that glusterd lost track of (gluster issue 4080).
-# Run by ${BRICK_CHECK_UNIT}.timer every minute; never fails.
-set -u
-export LC_ALL=C
-bricks=(${entries})
-stamp=${BRICK_CHECK_RUN_DIR}/repaired
-systemctl is-active --quiet glusterd.service || exit 0
-[[ -r ${GLUSTERD_LOG} ]] || exit 0
-# lost VOLUME SPEC PID: glusterd gave up starting the brick after PID began, and still shows it offline or without a port.
-lost() {
-  local stat fields started line when out status port
-  # the process's start: field 22 of /proc/PID/stat (clock ticks after boot), after "pid (comm)"
-  stat=$(cat "/proc/$3/stat" 2>/dev/null) || return 1
-  read -r -a fields <<<"\${stat##*) }"
-  started=$(( $(awk '$1 == "btime" { print $2 }' /proc/stat) + fields[19] / $(getconf CLK_TCK) ))
-  line=$(tail -n 20000 ${GLUSTERD_LOG} | grep -F "Unable to start brick $2" | tail -n 1)
-  [[ -n $line ]] || return 1
-  when=$(date -u -d "$(sed -n 's/^\\[\\([0-9-]* [0-9:]*\\).*/\\1/p' <<<"$line")" +%s 2>/dev/null) || return 1
-  (( when + 1 >= started )) || return 1
-  out=$(gluster --mode=script --xml volume status "$1" "$2" 2>/dev/null) || return 1
-  status=$(sed -n 's:.*<status>\\(.*\\)</status>.*:\\1:p' <<<"$out" | head -n 1)
-  port=$(sed -n 's:.*<port>\\(.*\\)</port>.*:\\1:p' <<<"$out" | head -n 1)
-  [[ -n $status ]] || return 1
-  if [[ $status == 1 && $port =~ ^[1-9][0-9]*$ ]]; then return 1; fi
-  echo "brick $2 of $1: its process $3 runs, but glusterd gave up starting it at $(date -u -d "@$when" '+%F %T') UTC and shows it $([[ $status == 1 ]] && echo "without a port" || echo offline) (gluster issue 4080, a brick started twice): clients and heals that connect anew cannot reach it"
-}
-pids=()
-for entry in "\${bricks[@]}"; do
-  IFS='|' read -r volume spec pidfile <<<"$entry"
-  pid=$(cat "$pidfile" 2>/dev/null) || continue
-  if ! [[ $pid =~ ^[0-9]+$ && $(cat "/proc/$pid/comm" 2>/dev/null) == glusterfsd ]]; then continue; fi
-  if lost "$volume" "$spec" "$pid"; then pids+=("$pid"); fi
-done
-(( \${#pids[@]} > 0 )) || exit 0
-if [[ -f $stamp ]] && (( $(date +%s) - $(stat -c %Y "$stamp") < ${BRICK_REPAIR_MINUTES * 60} )); then
-  echo "warning: a repair ran less than ${BRICK_REPAIR_MINUTES} minutes ago; not again yet"
-  exit 0
-fi
-mkdir -p "\${stamp%/*}" # made by systemd (RuntimeDirectory); here for a run by hand
-touch "$stamp"
-echo "stopping brick process \${pids[*]} and restarting glusterd, which starts the brick afresh"
-kill "\${pids[@]}" 2>/dev/null
-for _ in {1..50}; do
-  alive=0
-  for pid in "\${pids[@]}"; do [[ -e /proc/$pid ]] && alive=1; done
-  (( alive )) || break
-  sleep 0.2
-done
-systemctl restart glusterd.service
-`;
+  return withHeader(hostFile("brick-check"), {
+    BRICKS: a.bricks.map(({ volume, brick }) => `${volume}|${brick.spec}|${brickPidfile(volume, brick)}`),
+    GLUSTERD_LOG,
+    RUN_DIR: BRICK_CHECK_RUN_DIR,
+    REPAIR_MINUTES: BRICK_REPAIR_MINUTES,
+  });
 }
 
 /**
@@ -525,23 +421,30 @@ export function virtGroupFile(): string {
 
 export const GROUP_DIR = "/var/lib/glusterd/groups";
 
+/** A bash array of key value pairs, each word quoted: data, never code (no heredoc). */
+function optionPairs(name: string, options: Array<[string, string]>): string {
+  const words = options.map(([k, val]) => `${shq(k)} ${shq(val)}`).join(" ");
+  // shellcheck takes a comma in a word for a mistaken separator; here it is the value's own
+  return `${words.includes(",") ? "# shellcheck disable=SC2054\n" : ""}${name}=(${words})`;
+}
+
 /** On the lead: the group file, then every option that differs from what gluster reports. */
 export function volumeOptionsScript(v: Volume): string {
   const groupKeys = new Set<string>(VIRT_GROUP.map(([k]) => k));
-  const lines = v.options.map(([k, val]) => `${shq(k)} ${shq(val)}`).join("\n");
+  const group = v.options.filter(([k]) => groupKeys.has(k));
   return script(
     `options of volume ${v.name} of ${v.dc}`,
     `${READERS}
 ${v.virtGroup ? putFile(`${GROUP_DIR}/${VIRT_GROUP_FILE}`, "644", virtGroupFile()) : ""}
 differs() { [[ $(option_value ${shq(v.name)} "$1") != "$2" ]]; }
+${optionPairs("options", v.options)}
 ${
   v.virtGroup
-    ? `group_differs=0
-while read -r key value; do
-  if differs "$key" "$value"; then group_differs=1; fi
-done <<'OPTIONS'
-${v.options.filter(([k]) => groupKeys.has(k)).map(([k, val]) => `${k} ${val}`).join("\n")}
-OPTIONS
+    ? `${optionPairs("group", group)}
+group_differs=0
+for ((i = 0; i < \${#group[@]}; i += 2)); do
+  if differs "\${group[i]}" "\${group[i + 1]}"; then group_differs=1; fi
+done
 if (( group_differs )); then
   ${GLUSTER} volume set ${shq(v.name)} group ${VIRT_GROUP_FILE} >/dev/null
   changed "applied option group ${VIRT_GROUP_FILE} to ${v.name}"
@@ -550,11 +453,9 @@ fi`
 }
 # every option that differs, set in one gluster command (one volfile change for the clients)
 pending=()
-while read -r key value; do
-  if differs "$key" "$value"; then pending+=("$key" "$value"); fi
-done <<'OPTIONS'
-${lines}
-OPTIONS
+for ((i = 0; i < \${#options[@]}; i += 2)); do
+  if differs "\${options[i]}" "\${options[i + 1]}"; then pending+=("\${options[i]}" "\${options[i + 1]}"); fi
+done
 if (( \${#pending[@]} > 0 )); then
   ${GLUSTER} volume set ${shq(v.name)} "\${pending[@]}" >/dev/null
   for ((i = 0; i < \${#pending[@]}; i += 2)); do

@@ -163,11 +163,9 @@ export function rebalanceScript(v: Volume): string {
   return script(
     title,
     `
-layout=$(cat <<'LAYOUT'
-${rebalanceLayout(v)}
-LAYOUT
-)
-if printf '%s\\n' "$layout" | put_file ${shq(rebalanceLayoutFile(v.name))} 644; then :; fi
+# the replica sets, one line each: quoted words, never a heredoc of inventory data
+layout=(${v.replicaSets.map((set) => shq(set.bricks.map((b) => b.spec).join(" "))).join(" ")})
+if printf '%s\\n' "\${layout[@]}" | put_file ${shq(rebalanceLayoutFile(v.name))} 644; then :; fi
 ${putFile(REBALANCE_CHECK, "755", rebalanceCheckScript())}
 reload=0
 ${putFile(`${UNIT_DIR}/${REBALANCE_CHECK_UNIT}.service`, "644", rebalanceCheckService(), "reload=1")}

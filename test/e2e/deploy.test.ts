@@ -117,6 +117,7 @@ test("virt options, auth.allow and nfs.disable are in effect (gluster volume get
   const sortCsv = (x: string) => x.split(",").sort().join(",");
   assert.equal(sortCsv(await volumeGet(lab, "laba1", "projects", "auth.allow")), "10.250.1.1,10.250.1.2,10.250.1.3,10.250.1.5,10.250.2.1,10.250.2.2");
   assert.equal(sortCsv(await volumeGet(lab, "laba1", "scratch", "auth.allow")), "10.250.1.3,10.250.1.4,10.250.1.5");
+  assert.equal(await volumeGet(lab, "laba1", "scratch", "auth.reject"), "192.0.2.*", "the inventory's value, exactly as written");
   assert.equal(await volumeGet(lab, "labb1", "projects", "cluster.quorum-type"), "none");
   assert.equal(await volumeGet(lab, "labb1", "projects", "nfs.disable"), "on");
 });

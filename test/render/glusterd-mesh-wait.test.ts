@@ -1,4 +1,4 @@
-// glusterd's wait for the mesh (ExecStartPre of its drop-in), run for real under bash in a
+// glusterd's wait for the mesh (glustermesh-mesh-wait.service), run for real under bash in a
 // private network and mount namespace: the mesh interface is a tun device (as tincd's) with the
 // node's address, peers are addresses on it with a real TCP listener on tincd's port (or none:
 // a silent peer), glusterd's stored pool is real peer files. Only `systemctl` is a stand-in
@@ -36,9 +36,11 @@ function runWait(sc: Scenario) {
     { mode: 0o755 },
   );
   const text = glusterdMeshWaitScript({ node: "n1", tinc: OWN, interface: "gm0", port: 655, tincService: "tinc@gm.service" });
-  assert.ok(text.includes(`SECONDS + ${GLUSTERD_MESH_WAIT_SECONDS}`) && text.includes(`SECONDS + ${GLUSTERD_MESH_RESTART_SECONDS}`));
+  const wait = `readonly WAIT_SECONDS=${GLUSTERD_MESH_WAIT_SECONDS}\n`;
+  const restart = `readonly RESTART_SECONDS=${GLUSTERD_MESH_RESTART_SECONDS}\n`;
+  assert.ok(text.includes(wait) && text.includes(restart));
   const script = path.join(dir, "wait");
-  fs.writeFileSync(script, text.replace(`SECONDS + ${GLUSTERD_MESH_WAIT_SECONDS}`, "SECONDS + 3").replace(`SECONDS + ${GLUSTERD_MESH_RESTART_SECONDS}`, "SECONDS + 1"));
+  fs.writeFileSync(script, text.replace(wait, "readonly WAIT_SECONDS=3\n").replace(restart, "readonly RESTART_SECONDS=1\n"));
   const driver = `set -eu
 ip link set lo up
 ip tuntap add dev gm0 mode tun

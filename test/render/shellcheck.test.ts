@@ -3,7 +3,7 @@
 // nothing that deletes a volume or a brick.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -227,4 +227,23 @@ test("the invariant checker catches each kind of violation", () => {
   }
   // Messages and file contents are not commands.
   assert.deepEqual(scriptProblems(`${ok}echo "gluster refuses that without force"\nput_file x <<'EOF'\nDescription=gluster volume v\nEOF\n`, []), []);
+});
+
+test("every host script file in render/files passes shellcheck as source; every variable its header brings is listed on its Data line", () => {
+  const dir = path.join(__dirname, "..", "..", "render", "files");
+  const files = fs.readdirSync(dir).sort();
+  assert.ok(files.length >= 4, files.join(" "));
+  for (const f of files) {
+    const file = path.join(dir, f);
+    const clean = spawnSync("shellcheck", ["-s", "bash", "-e", "SC2154", file], { encoding: "utf8" });
+    assert.equal(clean.status, 0, `${f}:\n${clean.stdout}${clean.stderr}`);
+    // with SC2154 on: exactly the variables the data header brings are referenced but not assigned
+    const r = spawnSync("shellcheck", ["-s", "bash", "-f", "json1", file], { encoding: "utf8" });
+    const unassigned = new Set<string>((JSON.parse(r.stdout).comments as Array<{ code: number; message: string }>).filter((c) => c.code === 2154).map((c) => c.message.split(" ")[0]));
+    const text = fs.readFileSync(file, "utf8");
+    const listed = /^# Data: ([A-Z0-9_, ]+)\.$/m.exec(text)?.[1].split(", ") ?? [];
+    for (const v of unassigned) assert.ok(listed.includes(v), `${f} uses $${v}, which its # Data: line does not list`);
+    const rest = text.replace(/^# Data: .*$/m, "");
+    for (const v of listed) assert.match(rest, new RegExp(`\\b${v}\\b`), `${f} lists ${v} but never uses it`);
+  }
 });

@@ -3,6 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode, type Document } from "yaml";
+import type { z } from "zod";
 import { InventorySchema, type Inventory } from "./schema";
 
 export interface Problem {
@@ -31,8 +32,12 @@ export function loadInventory(dir: string, overrides?: Record<string, string>): 
   const texts: Record<string, string> = {};
   if (overrides) Object.assign(texts, overrides);
   else {
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-      return { ok: false, problems: [{ file: dir, line: 0, column: 0, field: "", message: `inventory folder ${dir} does not exist: pass --inventory DIR or create it with ${MESH_FILE} and one <dc>.yaml per data center` }] };
+    const folderProblem = (message: string): LoadResult => ({ ok: false, problems: [{ file: dir, line: 0, column: 0, field: "", message }] });
+    if (!fs.existsSync(dir)) {
+      return folderProblem(`inventory folder ${dir} does not exist: pass --inventory DIR or create it with ${MESH_FILE} and one <dc>.yaml per data center`);
+    }
+    if (!fs.statSync(dir).isDirectory()) {
+      return folderProblem(`${dir} is a file, not a folder: --inventory takes the inventory folder, which holds ${MESH_FILE} and one <dc>.yaml per data center (--inventory ${path.dirname(dir)})`);
     }
     for (const name of fs.readdirSync(dir).sort()) {
       if (name.endsWith(".yaml") || name.endsWith(".yml")) texts[name] = fs.readFileSync(path.join(dir, name), "utf8");
@@ -41,13 +46,38 @@ export function loadInventory(dir: string, overrides?: Record<string, string>): 
   return validateTexts(dir, texts);
 }
 
-export function validateTexts(dir: string, texts: Record<string, string>): LoadResult {
-  const problems: Problem[] = [];
-  const sources = new Map<string, SourceFile>(); // key: "mesh" or "dcs/<name>"
-  const raw: { mesh?: unknown; drift?: unknown; dcs: Record<string, unknown> } = { dcs: {} };
+/** The files as YAML documents and as one raw inventory, with the problems of reading them. */
+interface Read {
+  problems: Problem[];
+  sources: Map<string, SourceFile>; // key: "mesh" or "dcs/<name>"
+  /** Files that could not be read (syntax errors, not a mapping): their fields are not checked. */
+  unreadable: Set<string>;
+  raw: { mesh?: unknown; drift?: unknown; dcs: Record<string, unknown> };
+}
 
+export function validateTexts(dir: string, texts: Record<string, string>): LoadResult {
+  const read = readTexts(dir, texts);
+  const parsed = InventorySchema.safeParse(read.raw);
+  if (parsed.success && read.problems.length === 0) return { ok: true, inventory: parsed.data, files: texts };
+  // A file that could not be read hides none of the others' problems.
+  const problems = [...read.problems, ...(parsed.success ? [] : schemaProblems(dir, read, parsed.error.issues))];
+  problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
+  // A name or value quoted in a message may hold anything: every problem stays one line.
+  return { ok: false, problems: dedupe(problems.map((p) => ({ ...p, message: printable(p.message) }))) };
+}
+
+function readTexts(dir: string, texts: Record<string, string>): Read {
+  const read: Read = { problems: [], sources: new Map(), unreadable: new Set(), raw: { dcs: {} } };
+  const { problems, raw } = read;
   for (const name of Object.keys(texts).sort()) {
     const file = path.join(dir, name);
+    const stem = name.replace(/\.ya?ml$/, "");
+    const key = name === MESH_FILE ? "mesh" : `dcs/${stem}`;
+    if (name.endsWith(".yml") && `${stem}.yaml` in texts) {
+      // Both would define the same data center; .yaml is the name glustermesh documents.
+      problems.push({ file, line: 1, column: 1, field: "", message: `${stem}.yaml and ${stem}.yml are both here and only one is read: keep ${stem}.yaml (move anything you need from ${stem}.yml into it) and remove ${stem}.yml` });
+      continue;
+    }
     const lines = new LineCounter();
     const doc = parseDocument(texts[name], { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     for (const err of doc.errors) {
@@ -55,47 +85,50 @@ export function validateTexts(dir: string, texts: Record<string, string>): LoadR
       const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
       problems.push({ file, line: pos.line, column: pos.col, field: "", message: `YAML syntax: ${err.message.split("\n")[0]}` });
     }
-    if (doc.errors.length > 0) continue;
+    if (doc.errors.length > 0) {
+      read.unreadable.add(key);
+      continue;
+    }
     const value = doc.toJS() ?? {};
-    if (name === MESH_FILE) {
+    if (key === "mesh") {
       if (typeof value !== "object" || Array.isArray(value)) {
         problems.push({ file, line: 1, column: 1, field: "", message: "mesh.yaml must be a mapping with a `mesh:` section" });
+        read.unreadable.add(key);
         continue;
       }
       raw.mesh = (value as Record<string, unknown>).mesh;
       raw.drift = (value as Record<string, unknown>).drift;
       const extra = Object.keys(value as object).filter((k) => !MESH_FILE_KEYS.includes(k));
-      for (const k of extra) problems.push({ ...locate({ file, doc, lines }, [k], true), field: k, message: `unknown top-level key "${k}" in mesh.yaml: only ${MESH_FILE_KEYS.map((x) => `${x}:`).join(" and ")} belong here` });
-      sources.set("mesh", { file, doc, lines });
-    } else {
-      const dcName = name.replace(/\.ya?ml$/, "");
-      raw.dcs[dcName] = value;
-      sources.set(`dcs/${dcName}`, { file, doc, lines });
-    }
+      for (const k of extra) problems.push({ ...locate({ file, doc, lines }, [k], true), field: fieldName([k]), message: `unknown top-level key "${k}" in mesh.yaml: only ${MESH_FILE_KEYS.map((x) => `${x}:`).join(" and ")} belong here` });
+    } else raw.dcs[stem] = value;
+    read.sources.set(key, { file, doc, lines });
   }
   if (!(MESH_FILE in texts)) {
     problems.push({ file: path.join(dir, MESH_FILE), line: 0, column: 0, field: "", message: `${MESH_FILE} is missing: it declares the tinc mesh (name, subnet, port) that joins every data center` });
+    read.unreadable.add("mesh");
   }
-  if (problems.length > 0) return { ok: false, problems };
+  return read;
+}
 
-  const parsed = InventorySchema.safeParse(raw);
-  if (parsed.success) return { ok: true, inventory: parsed.data, files: texts };
+/** The file a schema path lies in, and the path inside that file's document. */
+function sourceOf(dir: string, read: Read, p: (string | number)[]): { key: string; source: SourceFile | undefined; docPath: (string | number)[]; fallbackFile: string } {
+  if (p[0] === "mesh" || p[0] === "drift") return { key: "mesh", source: read.sources.get("mesh"), docPath: p, fallbackFile: path.join(dir, MESH_FILE) };
+  const key = `dcs/${String(p[1])}`;
+  return { key, source: read.sources.get(key), docPath: p.slice(2), fallbackFile: path.join(dir, `${String(p[1])}.yaml`) };
+}
 
-  for (const issue of parsed.error.issues) {
+type Issue = z.core.$ZodIssue;
+
+function schemaProblems(dir: string, read: Read, allIssues: Issue[]): Problem[] {
+  const problems: Problem[] = [];
+  for (const issue of preferControlCharacters(allIssues)) {
     const p = issue.path.map((s) => (typeof s === "symbol" ? String(s) : s));
-    let source: SourceFile | undefined;
-    let docPath: (string | number)[];
-    if (p[0] === "mesh" || p[0] === "drift") {
-      source = sources.get("mesh");
-      docPath = p;
-    } else {
-      source = sources.get(`dcs/${String(p[1])}`);
-      docPath = p.slice(2);
-    }
+    const { key, source, docPath, fallbackFile } = sourceOf(dir, read, p);
+    if (read.unreadable.has(key)) continue; // its own problem is reported already
+    const custom = issue.code === "custom" ? (issue.params ?? {}) : {};
     // A problem with a name (node, volume) points at the name, not at the value under it.
-    const keyIssue = issue.code === "invalid_key" || issue.code === "unrecognized_keys" || (issue.code === "custom" && issue.params?.at === "key");
-    const keys = issue.code === "unrecognized_keys" ? (issue as { keys: string[] }).keys : [];
-    const fallbackFile = p[0] === "mesh" || p[0] === "drift" ? path.join(dir, MESH_FILE) : path.join(dir, `${String(p[1])}.yaml`);
+    const keyIssue = issue.code === "invalid_key" || issue.code === "unrecognized_keys" || custom.at === "key";
+    const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
     if (keys.length > 0) {
       for (const k of keys) {
         const loc = source ? locate(source, [...docPath, k], true) : { file: fallbackFile, line: 0, column: 0 };
@@ -104,11 +137,25 @@ export function validateTexts(dir: string, texts: Record<string, string>): LoadR
       continue;
     }
     const loc = source ? locate(source, docPath, keyIssue) : { file: fallbackFile, line: 0, column: 0 };
-    const missing = issue.code !== "custom" && docPath.length > 0 && valueAt(raw, p) === undefined;
-    problems.push({ ...loc, field: fieldName(docPath), message: explain(issue.message, issue.code, docPath, missing) });
+    const missing = issue.code !== "custom" && docPath.length > 0 && valueAt(read.raw, p) === undefined;
+    const also = Array.isArray(custom.also) ? ` (the other is at ${otherPlace(dir, read, custom.also)})` : "";
+    problems.push({ ...loc, field: fieldName(docPath), message: explain(issue.message, issue.code, docPath, missing) + also });
   }
-  problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
-  return { ok: false, problems: dedupe(problems) };
+  return problems;
+}
+
+/** A control character makes every other message about the same value noise: keep only it. */
+function preferControlCharacters(issues: Issue[]): Issue[] {
+  const isControl = (i: Issue) => i.code === "custom" && i.params?.control === true;
+  const controlled = new Set(issues.filter(isControl).map((i) => JSON.stringify(i.path)));
+  return issues.filter((i) => isControl(i) || !controlled.has(JSON.stringify(i.path)));
+}
+
+/** `east.yaml:10:3`: where the other party of a clash is. */
+function otherPlace(dir: string, read: Read, p: (string | number)[]): string {
+  const { source, docPath, fallbackFile } = sourceOf(dir, read, p);
+  const loc = source ? locate(source, docPath, true) : { file: fallbackFile, line: 0, column: 0 };
+  return `${path.basename(loc.file)}:${loc.line}:${loc.column}`;
 }
 
 /** The raw value at a schema path (`undefined` when the field is absent), to tell "missing" from "wrong". */
@@ -146,8 +193,15 @@ function explain(message: string, code: string, docPath: (string | number)[], mi
 
 export function fieldName(p: (string | number)[]): string {
   let out = "";
-  for (const seg of p) out += typeof seg === "number" ? `[${seg}]` : out === "" ? seg : `.${seg}`;
+  for (const seg of p) out += typeof seg === "number" ? `[${seg}]` : out === "" ? printable(seg) : `.${printable(seg)}`;
   return out;
+}
+
+const ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/** Control characters escaped (`\n`, `\u001b`), so that every problem stays one line. */
+function printable(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /** Find a path in a YAML document; point at the key (for key problems or missing values) or the value. */

@@ -4,6 +4,7 @@
 import { clientNodes, parseBrickRef, type Inventory, type Role } from "./schema";
 import { normaliseOptionValue, fullOptionKey, VIRT_GROUP, type OptionKey } from "./options";
 import { parseCidr } from "./net";
+import { MOUNT_ROOT } from "./names";
 
 /** Every sync service and timer is named `glustermesh-sync-<volume>-set<k>-to-<dc>`. */
 export const SYNC_UNIT_PREFIX = "glustermesh-sync-";
@@ -109,7 +110,7 @@ export interface Model {
   nodes: MeshNode[];
 }
 
-export const MOUNT_ROOT = "/mnt/gluster";
+export { MOUNT_ROOT };
 
 export function buildModel(inv: Inventory): Model {
   const nodes: MeshNode[] = [];

@@ -1,18 +1,15 @@
 // The inventory schema: the single source of the inventory's types (z.infer) and of every
 // rule a human-edited inventory must satisfy. Field rules live on the fields; rules that
-// span fields, volumes or data centers live in one superRefine, each with its own message.
+// span fields, volumes or data centers (and the control-character check of every string)
+// live in one superRefine (rules.ts), each with its own message.
 import { z } from "zod";
-import { fullOptionKey, normaliseOptionValue, suggestOptionKey } from "./options";
-import { ipv4ToInt, parseCidr, cidrContains, addressMatches } from "./net";
+import { ipv4ToInt, parseCidr } from "./net";
+import { isSafePath, PATH_RULE } from "./names";
+import { crossFieldRules } from "./rules";
 
-/** tinc host names: letters, digits and underscores only (tinc forbids dashes). */
-export const NODE_NAME = /^[a-z][a-z0-9_]{0,62}$/;
-/** Data center names: they name stacks, files and mount folders. */
-export const DC_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
-/** Gluster volume names. */
-export const VOLUME_NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
-/** Absolute, normalised paths with no shell metacharacters. */
-const SAFE_PATH = /^(\/[A-Za-z0-9._][A-Za-z0-9._-]*)+$/;
+export { DC_NAME, NODE_NAME, VOLUME_NAME, parseBrickRef } from "./names";
+export { clientNodes } from "./rules";
+
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const DURATION = /^[1-9][0-9]*(s|min|h)$/;
 /** A sync interval becomes an OnCalendar repetition (render/units.ts calendarFor): it must divide
@@ -32,15 +29,17 @@ const cidr = z
   .string()
   .refine((s) => parseCidr(s) !== undefined, { error: "must be an IPv4 subnet in CIDR form, such as 10.1.0.0/16" });
 
-const absolutePath = z
-  .string()
-  .refine((p) => SAFE_PATH.test(p) && !p.split("/").some((part) => part === "." || part === ".."), {
-    error:
-      "must be an absolute, normalised path of letters, digits, '.', '_', '-' and '/' (no trailing slash, no '..', no spaces or shell characters)",
-  });
+const absolutePath = z.string().refine(isSafePath, { error: PATH_RULE });
 
-const publicAddress = z.string().refine((s) => ipv4ToInt(s) !== undefined || HOST_NAME.test(s), {
-  error: "must be an IPv4 address or a DNS name (the address tinc peers and SSH reach this node at)",
+/** An address that ends in a number is meant as IPv4 (no DNS name has a numeric last label):
+ * `999.1.1.1` must not pass as a host name. */
+const publicAddress = z.string().superRefine((s, ctx) => {
+  if (ipv4ToInt(s) !== undefined) return;
+  if (/(^|\.)[0-9]+$/.test(s)) {
+    ctx.addIssue({ code: "custom", input: s, message: `${s} is not an IPv4 address (four numbers 0-255, no leading zeros), and a DNS name does not end in a number: fix the address` });
+  } else if (!HOST_NAME.test(s)) {
+    ctx.addIssue({ code: "custom", input: s, message: "must be an IPv4 address or a DNS name (the address tinc peers and SSH reach this node at)" });
+  }
 });
 
 export const ROLES = ["storage", "compute"] as const;
@@ -53,7 +52,12 @@ const NodeSchema = z.strictObject({
   tinc: ipv4,
   roles: z
     .array(z.enum(ROLES, { error: `a role is one of: ${ROLES.join(", ")}` }))
-    .min(1, { error: "give at least one role: storage (holds bricks) or compute (mounts volumes)" }),
+    .min(1, { error: "give at least one role: storage (holds bricks) or compute (mounts volumes)" })
+    .superRefine((roles, ctx) => {
+      roles.forEach((r, i) => {
+        if (roles.indexOf(r) < i) ctx.addIssue({ code: "custom", path: [i], input: r, message: `${r} is listed twice in roles: list each role once` });
+      });
+    }),
   ssh: z
     .strictObject({
       /** Where SSH connects when that differs from `address`. */
@@ -151,150 +155,4 @@ export type Inventory = z.infer<typeof InventorySchema>;
 export type DcInventory = z.infer<typeof DcSchema>;
 export type NodeInventory = z.infer<typeof NodeSchema>;
 export type VolumeInventory = z.infer<typeof VolumeSchema>;
-
-/** `cloud3:/x/y` -> {node, path}; a bare node takes the volume's brickPath. */
-export function parseBrickRef(ref: string, defaultPath: string | undefined): { node: string; path: string | undefined } {
-  const colon = ref.indexOf(":");
-  return colon < 0 ? { node: ref, path: defaultPath } : { node: ref.slice(0, colon), path: ref.slice(colon + 1) };
-}
-
-/** Every node gluster must admit (auth.allow): the nodes that mount the volume, and the
- * volume's own brick nodes, whose self-heal daemon and rebalance connect as clients. */
-export function clientNodes(inv: Inventory, dcName: string, volumeName: string): string[] {
-  const out = new Set<string>();
-  const vol = inv.dcs[dcName]?.volumes[volumeName];
-  if (vol) for (const set of vol.replicaSets) for (const ref of set) out.add(parseBrickRef(ref, vol.brickPath).node);
-  collectMountingNodes(inv, dcName, volumeName, out);
-  return [...out].sort();
-}
-
-/** Every node that mounts a DC's volume: compute nodes everywhere, and the data-brick nodes of
- * the same-named volume in the other DCs (their sync timers copy into it). */
-function collectMountingNodes(inv: Inventory, dcName: string, volumeName: string, out: Set<string>): void {
-  for (const [otherDc, dc] of Object.entries(inv.dcs)) {
-    for (const [name, node] of Object.entries(dc.nodes)) if (node.roles.includes("compute")) out.add(name);
-    const vol = dc.volumes[volumeName];
-    const target = inv.dcs[dcName]?.volumes[volumeName];
-    if (otherDc !== dcName && vol && vol.sync !== false && target && target.sync !== false) {
-      // Data bricks only: an arbiter holds no file data and runs no sync (model.ts syncJobs).
-      for (const set of vol.replicaSets) {
-        set.forEach((ref, j) => {
-          if (!(vol.arbiter === 1 && j === set.length - 1)) out.add(parseBrickRef(ref, vol.brickPath).node);
-        });
-      }
-    }
-  }
-}
-
-function crossFieldRules(inv: { mesh: z.infer<typeof MeshSchema>; dcs: Record<string, DcInventory> }, ctx: z.RefinementCtx): void {
-  const problem = (path: (string | number)[], message: string, at?: "key") => ctx.addIssue({ code: "custom", path, message, input: undefined, ...(at ? { params: { at } } : {}) });
-  if (!isObject(inv) || !isObject(inv.dcs)) return;
-  const subnet = isObject(inv.mesh) && typeof inv.mesh.subnet === "string" ? parseCidr(inv.mesh.subnet) : undefined;
-  // Parts that failed their own field rules are skipped here: they already have a message.
-  const dcs = Object.entries(inv.dcs).filter(([, dc]) => isObject(dc) && isObject(dc.nodes));
-  const nodeDc = new Map<string, string>();
-  const tincOwner = new Map<string, string>();
-
-  for (const [dcName, dc] of dcs) {
-    if (!DC_NAME.test(dcName)) {
-      problem(["dcs", dcName], `data center name "${dcName}" must be lower-case letters, digits and dashes (it names the stack Pulumi.${dcName}.yaml)`);
-    }
-    if (dc.provider === "gce" && !dc.gce) problem(["dcs", dcName, "provider"], "a gce data center needs a `gce:` block (machineType, image)");
-    if (dc.provider === "metal" && dc.gce) problem(["dcs", dcName, "gce"], "`gce:` only belongs to a data center with `provider: gce`");
-    if (Object.keys(dc.nodes).length === 0) problem(["dcs", dcName, "nodes"], "a data center needs at least one node");
-
-    for (const [name, node] of Object.entries(dc.nodes)) {
-      if (!isObject(node) || typeof node.tinc !== "string" || !Array.isArray(node.roles)) continue;
-      const at = ["dcs", dcName, "nodes", name];
-      if (!NODE_NAME.test(name)) {
-        problem(at, `node name "${name}" is not a valid tinc name: use lower-case letters, digits and underscores, starting with a letter (tinc forbids dashes)`, "key");
-      }
-      const other = nodeDc.get(name);
-      if (other !== undefined) problem(at, `node "${name}" is already defined in data center ${other}: node names are unique across the whole mesh`, "key");
-      else nodeDc.set(name, dcName);
-      if (dc.provider === "metal" && node.address === undefined) {
-        problem([...at, "address"], "a metal node needs its public `address` (tinc peers and SSH connect to it)");
-      }
-      const ip = ipv4ToInt(node.tinc);
-      if (subnet && ip !== undefined) {
-        if (!cidrContains(subnet, ip)) problem([...at, "tinc"], `tinc address ${node.tinc} is outside the mesh subnet ${inv.mesh.subnet} (mesh.yaml)`);
-        else if (ip === subnet.network || ip === subnet.broadcast) problem([...at, "tinc"], `tinc address ${node.tinc} is the subnet's network or broadcast address: pick a host address`);
-      }
-      const owner = tincOwner.get(node.tinc);
-      if (owner !== undefined) problem([...at, "tinc"], `tinc address ${node.tinc} is already used by node ${owner}: every node needs its own`);
-      else tincOwner.set(node.tinc, name);
-    }
-
-    const brickOwner = new Map<string, string>();
-    for (const [volName, vol] of Object.entries(isObject(dc.volumes) ? dc.volumes : {})) {
-      if (!isObject(vol) || !Array.isArray(vol.replicaSets) || !vol.replicaSets.every(Array.isArray)) continue;
-      const at = ["dcs", dcName, "volumes", volName];
-      if (!VOLUME_NAME.test(volName)) problem(at, `volume name "${volName}" must start with a letter and use only letters, digits and underscores`, "key");
-      if (vol.arbiter !== undefined && vol.replica !== 3) problem([...at, "arbiter"], "an arbiter needs `replica: 3` (replica 3 arbiter 1: two data copies and one arbiter)");
-      // An invalid replica has its own message; sizing sets by it would only mislead.
-      const setSize = vol.replica === 2 || vol.replica === 3 ? vol.replica : undefined;
-      vol.replicaSets.forEach((set, i) => {
-        if (setSize !== undefined && set.length !== setSize) {
-          problem([...at, "replicaSets", i], `replica set ${i + 1} has ${set.length} brick${set.length === 1 ? "" : "s"}, but volume ${volName} is replica ${setSize}: the brick count must be a multiple of the replica count, and gluster adds bricks a whole replica set at a time — give each set exactly ${setSize}`);
-        }
-        const seen = new Map<string, number>();
-        set.forEach((ref, j) => {
-          const { node, path } = parseBrickRef(ref, vol.brickPath);
-          const brickAt = [...at, "replicaSets", i, j];
-          const nodeEntry = dc.nodes[node] as NodeInventory | undefined;
-          if (!nodeEntry || !Array.isArray(nodeEntry.roles)) {
-            if (nodeEntry) return;
-            const elsewhere = nodeDc.get(node) ?? dcs.find(([, d]) => node in d.nodes)?.[0];
-            problem(brickAt, elsewhere ? `brick node "${node}" belongs to data center ${elsewhere}, not ${dcName}: a volume's bricks live in its own data center` : `brick node "${node}" is not a node of ${dcName}: add it under nodes or fix the name`);
-          } else if (!nodeEntry.roles.includes("storage")) {
-            problem(brickAt, `node "${node}" holds a brick but lacks the storage role: add storage to its roles`);
-          }
-          if (path === undefined) problem(brickAt, `brick "${ref}" has no path: write ${node}:/path or set brickPath on volume ${volName}`);
-          else if (!absolutePath.safeParse(path).success) problem(brickAt, `brick path "${path}" must be an absolute, normalised path of letters, digits, '.', '_', '-' and '/' (no trailing slash, no '..', no spaces or shell characters)`);
-          const first = seen.get(node);
-          if (first !== undefined) {
-            problem(brickAt, `replica set ${i + 1} has two bricks on node ${node}: the copies of a replica set must be on different nodes (gluster's own check, which glustermesh never overrides with force)`);
-          } else seen.set(node, j);
-          // (A second brick on the same node of one set was just reported; one message is enough.)
-          if (path !== undefined && first === undefined) {
-            const id = `${node}:${path}`;
-            const user = brickOwner.get(id);
-            if (user !== undefined) problem(brickAt, `brick ${id} is already used by ${user}: every brick needs its own directory`);
-            else brickOwner.set(id, `volume ${volName}, replica set ${i + 1}`);
-          }
-        });
-      });
-
-      for (const [key, value] of Object.entries(isObject(vol.options) ? vol.options : {})) {
-        const optAt = [...at, "options", key];
-        if (key === "group") {
-          if (value !== "virt") problem(optAt, `unknown option group "${String(value)}": the only group is virt`);
-          continue;
-        }
-        const full = fullOptionKey(key);
-        if (!full) {
-          const hint = suggestOptionKey(key);
-          problem(optAt, `unknown gluster option "${key}"${hint ? `: did you mean ${hint}?` : ": see `gluster volume set help` and model/options.ts for the options glustermesh manages"}`);
-          continue;
-        }
-        const v = normaliseOptionValue(full, String(value));
-        if (full === "nfs.disable" && v !== "on") problem(optAt, "NFS must stay off (it ignores auth.allow): remove nfs.disable, glustermesh always sets it on");
-        if (full === "auth.allow" && dcs.length === Object.keys(inv.dcs).length) {
-          const patterns = v.split(",");
-          const uncovered: string[] = [];
-          for (const name of clientNodes(inv as Inventory, dcName, volName)) {
-            const ip = dcs.find(([, d]) => name in d.nodes)?.[1].nodes[name]?.tinc;
-            if (ip && !patterns.some((p) => addressMatches(p, ip))) uncovered.push(`${name} (${ip})`);
-          }
-          if (uncovered.length > 0) {
-            problem(optAt, `auth.allow does not cover ${uncovered.length === 1 ? "node" : "nodes"} ${uncovered.join(", ")}, which use${uncovered.length === 1 ? "s" : ""} this volume: remove auth.allow to have it derived from the inventory, or widen it`);
-          }
-        }
-      }
-    }
-  }
-}
-
-function isObject(x: unknown): x is Record<string, any> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
-}
+export type MeshInventory = z.infer<typeof MeshSchema>;

@@ -4,8 +4,8 @@
 // The disk is mounted at the brick's PARENT directory and the brick is a directory inside it,
 // as `brickDirScript` (render/gluster.ts) expects: it refuses a brick whose parent is on the
 // root filesystem, and gluster itself refuses a brick that is a mount point.
-import * as path from "node:path";
 import type { DataCenter } from "../model/model";
+import { brickMountPoint, deviceNameOf, gceNamePart } from "../model/names";
 import { script, shq } from "./shell";
 import type { CommandStep } from "./steps";
 
@@ -23,14 +23,8 @@ export interface BrickDisk {
   mountPoint: string;
 }
 
-/** A GCE name part: lower-case letters, digits and dashes. */
-export function gceNamePart(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9-]/g, "-");
-}
-
-export function deviceNameOf(volume: string, set: number): string {
-  return `gm-${gceNamePart(volume)}-set${set}`;
-}
+// The inventory's rules (model/rules.ts) check the same layout with these names.
+export { deviceNameOf, gceNamePart };
 
 export function devicePathOf(deviceName: string): string {
   return `/dev/disk/by-id/google-${deviceName}`;
@@ -44,6 +38,7 @@ export function diskStepName(dc: string, d: Pick<BrickDisk, "node" | "volume" | 
 /**
  * One disk per brick of the DC. Throws when two bricks of a node would share a mount point
  * (their parent directory), or a brick's parent is `/`: each brick needs a disk of its own.
+ * A validated inventory never gets here with either (model/rules.ts gceBrickRules).
  */
 export function brickDisks(dc: DataCenter): BrickDisk[] {
   const out: BrickDisk[] = [];
@@ -53,7 +48,7 @@ export function brickDisks(dc: DataCenter): BrickDisk[] {
     for (const set of v.replicaSets) {
       for (const b of set.bricks) {
         const deviceName = deviceNameOf(v.name, set.index);
-        const mountPoint = path.posix.dirname(b.path);
+        const mountPoint = brickMountPoint(b.path);
         const d: BrickDisk = { node: b.node, volume: v.name, set: set.index, brick: b.path, arbiter: b.arbiter, deviceName, devicePath: devicePathOf(deviceName), mountPoint };
         if (mountPoint === "/") {
           throw new Error(`brick ${b.node}:${b.path} of volume ${v.name}: its disk would be mounted at /. Put the brick one level deeper, e.g. ${b.path}/brick`);

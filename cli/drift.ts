@@ -3,7 +3,7 @@
 // reads each node once over SSH (one read-only script, cli/live.ts) and compares with the
 // model and the same renderers the stack uses. Pure part: `compareDc` (recorded outputs in,
 // drift list out); SSH part: `checkDrift`; command: `driftCommand`.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -18,7 +18,8 @@ import { dcLead, glusterdMeshArgs, nodeBricks } from "../render/steps";
 import { hostFile, tincConf, tincDir, tincService, tincUp } from "../render/tinc";
 import { FIREWALL_RULES, UNIT_DIR, firewallRules, mountUnit, syncService, syncTimer } from "../render/units";
 import { liveScript, parseKeyValues, parseLiveOutput, parsePeerStatus, parseProcMounts, parseRebalanceStatus, parseVolumeGet, parseVolumeInfo, parseVolumeStatus, xmlStatus, type LiveOutput, type Section } from "./live";
-import { parseArgs } from "./args";
+import { inventoryFlag, knownDc, runCommand, UsageError, type CommandSpec, type ParsedArgs } from "./args";
+import { runProgram } from "./run";
 
 export interface DriftItem {
   node: string;
@@ -468,11 +469,13 @@ export async function checkDrift(model: Model, dcName: string, opts: CheckOption
           "bash -s",
         ];
         const sentAt = Date.now() / 1000;
-        const r = await runWithTimeout(prog, argv, liveScript(model, dc, n), (opts.timeoutSec ?? 60) * 1000);
+        const timeoutSec = opts.timeoutSec ?? 60;
+        const r = await runProgram([prog, ...argv], { input: liveScript(model, dc, n), timeoutMs: timeoutSec * 1000 });
         const receivedAt = Date.now() / 1000;
-        if (r.error) return { node: n.name, address, error: r.error };
+        if (r.spawnError) return { node: n.name, address, error: `cannot run ${prog}: ${r.spawnError}` };
+        if (r.timedOut) return { node: n.name, address, error: `no complete answer within ${timeoutSec}s` };
         if (r.code !== 0 && !r.stdout.includes("@@glustermesh-live@@ begin")) {
-          return { node: n.name, address, error: `ssh ${address} failed (exit ${r.code}): ${r.stderr.trim().split("\n").slice(-2).join(" ") || "no message"}` };
+          return { node: n.name, address, error: `ssh ${address} failed (exit ${r.code ?? -1}): ${r.stderr.trim().split("\n").slice(-2).join(" ") || "no message"}` };
         }
         return { node: n.name, address, output: r.stdout, sentAt, receivedAt };
       }),
@@ -485,39 +488,6 @@ export async function checkDrift(model: Model, dcName: string, opts: CheckOption
 
 function hostAlias(n: MeshNode): string {
   return `glustermesh-${n.name}`;
-}
-
-function runWithTimeout(prog: string, argv: string[], input: string, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string; error?: string }> {
-  return new Promise((resolve) => {
-    let child;
-    try {
-      child = spawn(prog, argv, { stdio: ["pipe", "pipe", "pipe"] });
-    } catch (err) {
-      resolve({ code: -1, stdout: "", stderr: "", error: `cannot run ${prog}: ${err instanceof Error ? err.message : String(err)}` });
-      return;
-    }
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.stdin.on("error", () => undefined);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      resolve({ code: -1, stdout: "", stderr: "", error: `cannot run ${prog}: ${e.message}` });
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString("utf8");
-      const stderr = Buffer.concat(err).toString("utf8");
-      resolve({ code: code ?? -1, stdout, stderr, ...(timedOut ? { error: `no complete answer within ${timeoutMs / 1000}s` } : {}) });
-    });
-    child.stdin.end(input);
-  });
 }
 
 // ---- command -------------------------------------------------------------------------------
@@ -572,63 +542,71 @@ function stackAddresses(dc: string, cwd: string): Record<string, string> {
   }
 }
 
-const DRIFT_USAGE = `usage: glustermesh drift --stack DC [--json] [--inventory DIR] [--timeout S]
+const DRIFT: CommandSpec = {
+  name: "drift",
+  usage: `usage: glustermesh drift --stack DC [--json] [--inventory DIR] [--timeout S] [--max-clock-skew S]
                         [--ssh-user USER] [--ssh-key FILE] [--ssh-option OPT]... [--address NODE=HOST]...
   Reads every node of DC over SSH (read-only) and compares it with the inventory.
-  Exit 0: no drift; 2: drift; 1: something could not be checked (or bad arguments).
+  Exit 0: no drift; 2: drift, or a usage error (then this text is on stderr);
+  1: something could not be checked, or the inventory is invalid.
   It logs in as ${DRIFT_ACCOUNT}, the read-only account the stack makes on every node
   for the keys in the inventory's drift: section (--ssh-user root works too). The SSH
   key defaults to $GLUSTERMESH_SSH_KEY, else ssh's own; host keys pinned in the inventory
-  (ssh.hostKey) or Pulumi.DC.yaml (glustermesh:hostKeys) are enforced.`;
+  (ssh.hostKey) or Pulumi.DC.yaml (glustermesh:hostKeys) are enforced.`,
+  values: { stack: "DC", inventory: "DIR", timeout: "S", "max-clock-skew": "S", "ssh-user": "USER", "ssh-key": "FILE", "ssh-command": "PROGRAM" },
+  lists: { "ssh-option": "OPT", address: "NODE=HOST" },
+  switches: ["json"],
+  required: ["stack"],
+};
 
-export async function driftCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(
-    argv,
-    ["stack", "inventory", "timeout", "ssh-user", "ssh-key", "ssh-option", "address", "ssh-command", "max-clock-skew"],
-    ["json", "help"],
-  );
-  const fail = (message: string) => {
-    process.stderr.write(`glustermesh drift: ${message}\n${DRIFT_USAGE}\n`);
-    return 1;
-  };
-  if (typeof args === "string") return fail(args);
-  if (args.switches.has("help")) {
-    process.stdout.write(`${DRIFT_USAGE}\n`);
-    return 0;
+export function driftCommand(argv: string[]): Promise<number> {
+  return runCommand(DRIFT, argv, drift);
+}
+
+/** A number of seconds from a flag; a bad one is a usage error. */
+function seconds(args: ParsedArgs, flag: string, fallback: number, zeroAllowed: boolean): number {
+  const given = args.values[flag];
+  if (given === undefined) return fallback;
+  const n = Number(given);
+  if (given.trim() === "" || !Number.isFinite(n) || n < 0 || (n === 0 && !zeroAllowed)) {
+    throw new UsageError(`--${flag} must be a number of seconds${zeroAllowed ? "" : " above 0"} (got ${given})`);
   }
-  if (args.positional.length) return fail(`unexpected argument ${args.positional[0]}`);
-  const one = (k: string) => args.values[k]?.at(-1);
-  const dcName = one("stack");
-  if (!dcName) return fail("drift needs --stack DC");
-  const timeout = Number(one("timeout") ?? 60);
-  if (!Number.isFinite(timeout) || timeout <= 0) return fail(`--timeout must be a number of seconds (got ${one("timeout")})`);
-  const maxSkew = Number(one("max-clock-skew") ?? 2);
-  if (!Number.isFinite(maxSkew) || maxSkew < 0) return fail(`--max-clock-skew must be a number of seconds`);
+  return n;
+}
+
+function addressFlags(args: ParsedArgs): Record<string, string> {
   const addresses: Record<string, string> = {};
-  for (const a of args.values.address ?? []) {
+  for (const a of args.lists.address ?? []) {
     const m = /^([a-z][a-z0-9_]*)=(\S+)$/.exec(a);
-    if (!m) return fail(`--address takes NODE=HOST (got ${a})`);
+    if (!m) throw new UsageError(`--address takes NODE=HOST (got ${a})`);
     addresses[m[1]] = m[2];
   }
-  const dir = path.resolve(one("inventory") ?? process.env.GLUSTERMESH_INVENTORY ?? "inventory");
+  return addresses;
+}
+
+async function drift(args: ParsedArgs): Promise<number> {
+  const dcName = args.values.stack!;
+  const timeout = seconds(args, "timeout", 60, false);
+  const maxSkew = seconds(args, "max-clock-skew", 2, true);
+  const addresses = addressFlags(args);
+  const dir = path.resolve(inventoryFlag(args));
   const loaded = loadInventory(dir);
   if (!loaded.ok) {
     process.stderr.write(`${formatProblems(loaded.problems)}\nglustermesh drift: the inventory is invalid; nothing was checked.\n`);
     return 1;
   }
   const model = buildModel(loaded.inventory);
-  const dc = model.dcs.find((d) => d.name === dcName);
-  if (!dc) return fail(`no data center "${dcName}" in the inventory (known: ${model.dcs.map((d) => d.name).join(", ")})`);
+  const dc = knownDc(model, dcName);
   const projectDir = path.dirname(dir);
   if (dc.nodes.some((n) => !addresses[n.name] && !(n.sshHost ?? n.address))) Object.assign(addresses, { ...stackAddresses(dcName, projectDir), ...addresses });
-  const sshCommand = one("ssh-command");
-  const keyFile = one("ssh-key") ?? process.env.GLUSTERMESH_SSH_KEY;
-  if (keyFile && !fs.existsSync(keyFile)) return fail(`SSH key ${keyFile} does not exist`);
+  const sshCommand = args.values["ssh-command"];
+  const keyFile = args.values["ssh-key"] ?? process.env.GLUSTERMESH_SSH_KEY;
+  if (keyFile && !fs.existsSync(keyFile)) throw new UsageError(`SSH key ${keyFile} does not exist`);
   const report = await checkDrift(model, dcName, {
     ...(sshCommand ? { sshCommand: [sshCommand] } : {}),
-    sshArgs: (args.values["ssh-option"] ?? []).flatMap((o) => ["-o", o]),
+    sshArgs: (args.lists["ssh-option"] ?? []).flatMap((o) => ["-o", o]),
     addressOf: (n) => addresses[n.name] ?? n.sshHost ?? n.address,
-    user: one("ssh-user") ?? DRIFT_ACCOUNT,
+    user: args.values["ssh-user"] ?? DRIFT_ACCOUNT,
     ...(keyFile ? { keyFile } : {}),
     timeoutSec: timeout,
     connectTimeoutSec: Math.max(1, Math.min(10, Math.floor(timeout / 2))),

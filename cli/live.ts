@@ -6,6 +6,7 @@ import { BRICK_CHECK, BRICK_CHECK_UNIT, GLUSTERD_DROP_IN, GLUSTERD_MESH_WAIT, GL
 import { DRIFT_KEYS_FILE, DRIFT_READ, DRIFT_SSHD_CONFIG } from "../render/access";
 import { REBALANCE_CHECK, REBALANCE_CHECK_UNIT, rebalancedVolumes, rebalanceLayoutFile } from "../render/rebalance";
 import { shq } from "../render/shell";
+import { unescapeMount } from "../sync/mount";
 import { dcLead, nodeBricks } from "../render/steps";
 import { tincDir, tincService } from "../render/tinc";
 import { FIREWALL_RULES, MOUNT_UNIT_GLOB, MOUNT_UNIT_MARK, UNIT_DIR } from "../render/units";
@@ -266,12 +267,11 @@ export interface LiveMount {
 
 /** /proc/mounts lines (octal escapes such as \040 decoded). */
 export function parseProcMounts(text: string): LiveMount[] {
-  const dec = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   return text
     .split("\n")
     .map((l) => l.split(" "))
     .filter((f) => f.length >= 3)
-    .map((f) => ({ source: dec(f[0]), target: dec(f[1]), fstype: f[2] }));
+    .map((f) => ({ source: unescapeMount(f[0]), target: unescapeMount(f[1]), fstype: f[2] }));
 }
 
 /** `key=value` lines (unit_state, systemctl show). */

@@ -4,7 +4,8 @@ import * as path from "node:path";
 import { loadInventory, formatProblems } from "../model/load";
 import { buildModel, modelWarnings } from "../model/model";
 import { renderDc } from "./render";
-import { parseArgs, type ParsedArgs } from "./args";
+import { MARKER, OutputError } from "./outdir";
+import { inventoryFlag, knownDc, printHelp, printUsageError, runCommand, type CommandSpec, type ParsedArgs } from "./args";
 
 const USAGE = `usage: glustermesh COMMAND [options]
 
@@ -14,19 +15,35 @@ const USAGE = `usage: glustermesh COMMAND [options]
   plan --stack DC [--base GITREF]          what deploying the inventory change will do; exit 3 if dangerous
   drift --stack DC [--json]                compare live hosts with the inventory; exit 2 on drift, 1 if unchecked
   sync SOURCE TARGET [options]             copy new images from a local brick to another DC's volume
+  help [COMMAND]                           this text, or a command's (as COMMAND --help)
 
-The inventory folder defaults to ./inventory (or $GLUSTERMESH_INVENTORY).`;
+The inventory folder defaults to ./inventory (or $GLUSTERMESH_INVENTORY).
+Every command: --help or -h prints its usage; a usage error (unknown or repeated flag, missing
+or bad value) prints the usage on stderr and exits 2.`;
 
+const MAIN: CommandSpec = { name: "", prefix: "glustermesh", usage: USAGE };
 
-function inventoryDir(flags: ParsedArgs): string {
-  return path.resolve(flags.values.inventory?.[0] ?? process.env.GLUSTERMESH_INVENTORY ?? "inventory");
-}
+const VALIDATE: CommandSpec = {
+  name: "validate",
+  usage: `usage: glustermesh validate [--inventory DIR]
+  Checks the inventory: every problem with file, line and what to do.
+  Exit 0: valid (warnings printed); 1: invalid; 2: usage error.`,
+  values: { inventory: "DIR" },
+};
 
-function validate(argv: string[]): number {
-  const flags = parseArgs(argv, ["inventory"], []);
-  if (typeof flags === "string") return usageError(flags);
-  if (flags.positional.length > 0) return usageError(`validate takes no arguments (got ${flags.positional.join(" ")})`);
-  const dir = inventoryDir(flags);
+const RENDER: CommandSpec = {
+  name: "render",
+  usage: `usage: glustermesh render --stack DC --out DIR [--inventory DIR]
+  Writes every script and file DC's stack sends, one folder per node, into DIR. DIR must be new,
+  empty, or made by an earlier render (${MARKER} in it): a re-run replaces only what render
+  wrote there, and nothing else is ever removed.
+  Exit 0: rendered; 1: invalid inventory or DIR unusable; 2: usage error.`,
+  values: { stack: "DC", out: "DIR", inventory: "DIR" },
+  required: ["stack", "out"],
+};
+
+function validate(args: ParsedArgs): number {
+  const dir = path.resolve(inventoryFlag(args));
   const loaded = loadInventory(dir);
   if (!loaded.ok) {
     process.stderr.write(`${formatProblems(loaded.problems)}\n${loaded.problems.length} problem${loaded.problems.length === 1 ? "" : "s"} in ${path.relative(process.cwd(), dir) || dir}; nothing was changed.\n`);
@@ -43,50 +60,48 @@ function validate(argv: string[]): number {
   return 0;
 }
 
-function render(argv: string[]): number {
-  const flags = parseArgs(argv, ["inventory", "stack", "out"], []);
-  if (typeof flags === "string") return usageError(flags);
-  const dc = flags.values.stack?.[0];
-  const out = flags.values.out?.[0];
-  if (!dc || !out) return usageError("render needs --stack DC and --out DIR");
-  const loaded = loadInventory(inventoryDir(flags));
+function render(args: ParsedArgs): number {
+  const dc = args.values.stack!;
+  const out = args.values.out!;
+  const loaded = loadInventory(path.resolve(inventoryFlag(args)));
   if (!loaded.ok) {
     process.stderr.write(`${formatProblems(loaded.problems)}\nthe inventory is invalid; nothing was rendered.\n`);
     return 1;
   }
   const model = buildModel(loaded.inventory);
-  if (!model.dcs.some((d) => d.name === dc)) return usageError(`no data center "${dc}" in the inventory (known: ${model.dcs.map((d) => d.name).join(", ")})`);
-  const r = renderDc(model, dc, path.resolve(out));
-  process.stdout.write(`rendered ${dc}: ${r.scripts} scripts and ${r.files} files for ${r.nodes} nodes in ${out}\n`);
-  return 0;
-}
-
-function usageError(message: string): number {
-  process.stderr.write(`glustermesh: ${message}\n${USAGE}\n`);
-  return 2;
+  knownDc(model, dc);
+  try {
+    const r = renderDc(model, dc, path.resolve(out));
+    process.stdout.write(`rendered ${dc}: ${r.scripts} scripts and ${r.files} files for ${r.nodes} nodes in ${out}\n`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof OutputError)) throw err;
+    process.stderr.write(`glustermesh render: ${err.message}\n`);
+    return 1;
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case "validate":
-      return validate(rest);
+      return runCommand(VALIDATE, rest, validate);
     case "render":
-      return render(rest);
+      return runCommand(RENDER, rest, render);
     case "plan":
       return (await import("./plan")).planCommand(rest);
     case "drift":
       return (await import("./drift")).driftCommand(rest);
     case "sync":
       return (await import("../sync/main")).main(rest);
-    case undefined:
     case "help":
     case "--help":
     case "-h":
-      process.stdout.write(`${USAGE}\n`);
-      return cmd === undefined ? 2 : 0;
+      return rest[0] && rest[0] !== "help" && !rest[0].startsWith("-") ? main([rest[0], "--help"]) : printHelp(MAIN);
+    case undefined:
+      return printUsageError(MAIN, "no command given");
     default:
-      return usageError(`unknown command "${cmd}"`);
+      return printUsageError(MAIN, `unknown command ${JSON.stringify(cmd)}`);
   }
 }
 

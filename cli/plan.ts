@@ -2,7 +2,7 @@
 // change to one DC will do, in gluster and tinc terms, resource by resource as `pulumi preview`
 // names them, with the dangerous changes flagged. The core (`planChanges`) is pure: inventory
 // texts in, operations out; the git part only reads the base revision's files.
-import { parseArgs } from "./args";
+import { inventoryFlag, runCommand, UsageError, type CommandSpec, type ParsedArgs } from "./args";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -44,6 +44,8 @@ export interface PlanResult {
   warnings: string[];
   /** Problems that stopped the plan (code 1), already formatted. */
   errors: string[];
+  /** Set when code 1 is because no inventory has the DC: the command's usage error. */
+  unknownDc?: true;
 }
 
 export interface PlanLabels {
@@ -86,6 +88,7 @@ export function planChanges(baseTexts: Record<string, string>, headTexts: Record
   const baseDc = baseModel?.dcs.find((d) => d.name === dc);
   if (!headDc && !baseDc) {
     result.code = 1;
+    result.unknownDc = true;
     result.errors.push(`no data center "${dc}" in the inventory (known: ${headModel.dcs.map((d) => d.name).join(", ")})`);
     return result;
   }
@@ -437,20 +440,24 @@ export function inventoryTexts(dir: string): Record<string, string> | undefined 
 }
 
 
-const PLAN_USAGE = `usage: glustermesh plan --stack DC [--base GITREF] [--inventory DIR]
+const PLAN: CommandSpec = {
+  name: "plan",
+  usage: `usage: glustermesh plan --stack DC [--base GITREF] [--inventory DIR]
   Shows what deploying the working tree's inventory to DC changes, compared with the inventory
-  of GITREF (default HEAD). Exit 0: safe; 3: dangerous changes (review needed); 1: invalid.`;
+  of GITREF (default HEAD). Exit 0: safe; 3: dangerous changes (review needed); 1: invalid
+  inventory or unknown GITREF; 2: usage error.`,
+  values: { stack: "DC", base: "GITREF", inventory: "DIR" },
+  required: ["stack"],
+};
 
-export async function planCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["stack", "base", "inventory"], ["help"]);
-  if (typeof args === "string" || args.switches.has("help") || args.positional.length > 0 || !args.values.stack) {
-    const message = typeof args === "string" ? args : args.switches.has("help") ? "" : args.positional.length ? `unexpected argument ${args.positional[0]}` : "plan needs --stack DC";
-    (message ? process.stderr : process.stdout).write(`${message ? `glustermesh plan: ${message}\n` : ""}${PLAN_USAGE}\n`);
-    return typeof args !== "string" && args.switches.has("help") ? 0 : 1;
-  }
-  const dc = args.values.stack.at(-1)!;
-  const ref = args.values.base?.at(-1) ?? "HEAD";
-  const dir = path.resolve(args.values.inventory?.at(-1) ?? process.env.GLUSTERMESH_INVENTORY ?? "inventory");
+export function planCommand(argv: string[]): Promise<number> {
+  return runCommand(PLAN, argv, plan);
+}
+
+function plan(args: ParsedArgs): number {
+  const dc = args.values.stack!;
+  const ref = args.values.base ?? "HEAD";
+  const dir = path.resolve(inventoryFlag(args));
   const headTexts = inventoryTexts(dir);
   if (!headTexts) {
     process.stderr.write(`glustermesh plan: inventory folder ${dir} does not exist: pass --inventory DIR\n`);
@@ -468,6 +475,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     process.stderr.write(`glustermesh plan: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
+  if (r.unknownDc) throw new UsageError(r.errors.join("\n"));
   if (Object.keys(base.texts).length === 0) r.notes.unshift(`there is no inventory at ${ref}: everything is new`);
   (r.code === 1 ? process.stderr : process.stdout).write(formatPlan(r, dc, ref));
   if (r.code === 3) process.stderr.write(`glustermesh plan: ${r.dangers.length} dangerous change${r.dangers.length > 1 ? "s" : ""} to ${dc}: exit 3 (needs an explicit review)\n`);

@@ -1,10 +1,9 @@
 // `glustermesh render --stack DC --out DIR`: every script and file the stack would send to
 // each node of a DC, one folder per node, for review. The files are read back out of the
 // scripts themselves, so what is reviewed is byte for byte what runs.
-import * as fs from "node:fs";
-import * as path from "node:path";
 import type { Model } from "../model/model";
 import { orderSteps, stackSteps, type Facts } from "../render/steps";
+import { writeOutput, type OutFile } from "./outdir";
 
 /** Files a script writes with put_file, by absolute path. */
 export function filesWrittenBy(script: string): Array<{ path: string; mode: string; content: string }> {
@@ -30,32 +29,45 @@ export function placeholderFacts(model: Model): Facts {
   };
 }
 
-export function renderDc(model: Model, dc: string, outDir: string): { nodes: number; scripts: number; files: number } {
+export interface Rendered {
+  files: OutFile[];
+  nodes: number;
+  /** How many scripts and how many of the files they write. */
+  scripts: number;
+  written: number;
+}
+
+/** Every script of a DC's stack and every file they write, by path inside the output folder. */
+export function renderFiles(model: Model, dc: string): Rendered {
   const facts = placeholderFacts(model);
-  const steps = orderSteps(stackSteps(model, dc));
   const counters = new Map<string, number>();
-  let scripts = 0;
-  let files = 0;
-  fs.rmSync(outDir, { recursive: true, force: true });
-  for (const step of steps) {
-    const nodeDir = path.join(outDir, step.node);
+  const out: Rendered = { files: [], nodes: 0, scripts: 0, written: 0 };
+  const files = new Map<string, { content: string; mode: number }>();
+  for (const step of orderSteps(stackSteps(model, dc))) {
     const n = (counters.get(step.node) ?? 0) + 1;
     counters.set(step.node, n);
-    const base = `${String(n).padStart(2, "0")}-${step.name.split("/").slice(1).join("-")}`;
-    fs.mkdirSync(path.join(nodeDir, "scripts"), { recursive: true });
+    const base = `${step.node}/scripts/${String(n).padStart(2, "0")}-${step.name.split("/").slice(1).join("-")}`;
     if (step.kind === "copy") {
-      fs.writeFileSync(path.join(nodeDir, "scripts", `${base}.copy`), `copy ${step.source} to ${step.remotePath}\n`);
+      out.files.push({ rel: `${base}.copy`, content: `copy ${step.source} to ${step.remotePath}\n`, mode: 0o644 });
       continue;
     }
     const text = typeof step.script === "string" ? step.script : step.script(facts);
-    fs.writeFileSync(path.join(nodeDir, "scripts", `${base}.sh`), text, { mode: 0o755 });
-    scripts++;
+    out.files.push({ rel: `${base}.sh`, content: text, mode: 0o755 });
+    out.scripts++;
     for (const f of filesWrittenBy(text)) {
-      const target = path.join(nodeDir, "files", f.path);
-      fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.writeFileSync(target, f.content, { mode: parseInt(f.mode, 8) });
-      files++;
+      files.set(`${step.node}/files/${f.path.replace(/^\/+/, "")}`, { content: f.content, mode: parseInt(f.mode, 8) });
+      out.written++;
     }
   }
-  return { nodes: counters.size, scripts, files };
+  out.nodes = counters.size;
+  // a file two scripts write appears once, as the later one writes it
+  out.files = [...out.files, ...[...files].map(([rel, f]) => ({ rel, ...f }))];
+  return out;
+}
+
+/** Render a DC into `outDir` (see cli/outdir.ts for what it may replace there); throws OutputError. */
+export function renderDc(model: Model, dc: string, outDir: string): { nodes: number; scripts: number; files: number } {
+  const r = renderFiles(model, dc);
+  writeOutput(outDir, r.files);
+  return { nodes: r.nodes, scripts: r.scripts, files: r.written };
 }

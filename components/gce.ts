@@ -12,6 +12,7 @@ import type { Facts } from "../render/steps";
 import type { PeerHost } from "./dataCenter";
 import { HOST_KEY, isWorldOpen, readGceSettings, type GceSettings } from "./gceConfig";
 import { HOST_KEY_ATTRIBUTE, startupScript } from "./gceStartup";
+import { fail } from "./fail";
 import { createStepResources, type NodeAccess, type SshSettings } from "./steps";
 
 export interface GceMachinesArgs {
@@ -25,10 +26,6 @@ export interface GceMachinesArgs {
 
 /** Network tag of every glustermesh machine: the firewall rules apply to it. */
 export const NODE_TAG = "glustermesh-node";
-
-function fail(message: string): never {
-  throw new pulumi.RunError(message);
-}
 
 /** GCE resource name of a node's instance (tinc names use `_`, GCE names `-`). */
 export function instanceName(node: string): string {

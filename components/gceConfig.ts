@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DataCenter, Model } from "../model/model";
 import { ipv4ToInt, parseCidr } from "../model/net";
+import { fail } from "./fail";
 
 export interface GceSettings {
   project: string;
@@ -27,10 +28,6 @@ export interface GceSettings {
   hostKeyWaitSeconds: number;
   stackPrefix: string;
   peerStacks: Record<string, string>;
-}
-
-function fail(message: string): never {
-  throw new pulumi.RunError(message);
 }
 
 const PROJECT = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;

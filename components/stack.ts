@@ -8,11 +8,7 @@ import { DataCenter, type PeerHost } from "./dataCenter";
 import type { NodeAccess, SshSettings } from "./steps";
 import { GceMachines } from "./gce";
 import { ensureSyncBundle } from "./syncBundle";
-
-/** Stops the program with a message and no stack trace. */
-function fail(message: string): never {
-  throw new pulumi.RunError(message);
-}
+import { fail } from "./fail";
 
 export interface StackSettings {
   inventoryDir: string;

@@ -10,6 +10,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { must, q, run, sleep, which } from "./sh";
+import { unescapeMount } from "../sync/mount";
 
 export interface LabHostSpec {
   name: string; // [a-z][a-z0-9]* : valid as hostname, tinc name and gluster peer name
@@ -224,14 +225,13 @@ function cgroupV2Root(): string | undefined {
 }
 
 function readMounts(): { source: string; target: string; fstype: string }[] {
-  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   return fs
     .readFileSync("/proc/self/mounts", "utf8")
     .split("\n")
     .filter(Boolean)
     .map((l) => {
       const [source, target, fstype] = l.split(" ");
-      return { source: unescape(source), target: unescape(target), fstype };
+      return { source: unescapeMount(source), target: unescapeMount(target), fstype };
     });
 }
 const isMountPoint = (p: string) => readMounts().some((m) => m.target === p);

@@ -2,13 +2,14 @@
 // and a passphrase in the lab's state, one stack per lab DC in this project (its settings in
 // Pulumi.<dc>.yaml beside Pulumi.yaml, written by `pulumi config set`), and every `pulumi`
 // command run inside the lab's driver network namespace, where the lab hosts are reachable.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ExecResult, Lab } from "./hosts";
 import { STATE_DIR } from "./hosts";
 import { CHANGED_MARK } from "../render/shell";
+import { runProgram } from "../cli/run";
 
 export const REPO = path.resolve(__dirname, "..");
 export const PULUMI_DIR = path.join(STATE_DIR, "pulumi");
@@ -87,21 +88,10 @@ export function pulumiEnv(): NodeJS.ProcessEnv {
 export const pulumiArgv = (lab: Lab, args: string[]) => lab.driverArgv(["pulumi", ...args]);
 
 /** Run `pulumi ARGS` in the driver namespace from the project folder; output is captured. */
-export function pulumi(lab: Lab, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
-  const argv = pulumiArgv(lab, args);
-  return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { cwd: REPO, env: pulumiEnv(), stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const timer = setTimeout(() => child.kill("SIGTERM"), opts.timeoutMs ?? 900_000);
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.stdin.end(opts.input ?? "");
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-  });
+export async function pulumi(lab: Lab, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+  // SIGTERM on timeout: pulumi then cancels the update cleanly
+  const r = await runProgram(pulumiArgv(lab, args), { cwd: REPO, env: pulumiEnv(), input: opts.input, timeoutMs: opts.timeoutMs ?? 900_000, killSignal: "SIGTERM" });
+  return { code: r.code ?? 1, stdout: r.stdout, stderr: r.spawnError ? `${r.stderr}${r.spawnError}\n` : r.stderr };
 }
 
 async function pulumiOk(lab: Lab, args: string[], opts: { input?: string } = {}): Promise<string> {

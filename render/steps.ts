@@ -9,6 +9,7 @@ import { REBALANCE_CHECK_MINUTES, REBALANCE_CHECK_UNIT, rebalanceScript } from "
 import { parsePublicKey, tincConfigScript, tincKeyScript, tincService, type TincHost } from "./tinc";
 import { firewallScript, mountScript, retiredUnitsScript, SYNC_BUNDLE, syncTimersScript, timeSyncScript } from "./units";
 import { diskSteps } from "./disk";
+import { CHANGED_MARK } from "./shell";
 
 /** What only exists once hosts answer: tinc public keys, and the addresses of created machines. */
 export interface Facts {
@@ -247,7 +248,7 @@ function syncPrepareScript(node: string): string {
 set -euo pipefail
 if [[ ! -d ${SYNC_DIR} ]]; then
   mkdir -p ${SYNC_DIR}
-  echo "glustermesh: changed: made ${SYNC_DIR}"
+  echo "${CHANGED_MARK} made ${SYNC_DIR}"
 fi
 `;
 }

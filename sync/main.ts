@@ -14,6 +14,7 @@ import { defaultStateFile, loadState, saveState, State, StateEntry, stateTmp } f
 import { checkTarget, copyBatch, CopyContext, CopyOutcome, sec, syncRenames, TargetUnreachable } from "./copy";
 import { FileEntry, walk } from "./walk";
 import { AlignedBuffers } from "./direct";
+import { parseArgs, printHelp, printUsageError, UsageError, type CommandSpec } from "../cli/args";
 
 const BATCH_FILES = 64; // files per batch: one filefrag process (direct I/O) or one cp process
 const BATCH_BYTES = 512 * 1024 * 1024; // allocated bytes per cp process
@@ -30,6 +31,7 @@ const USAGE = `usage: glustermesh sync SOURCE TARGET [--dry-run] [--concurrency 
   --require-mount  refuse to run unless TARGET is a mount point
   --no-fsync       do not fsync copies before renaming them (faster, not crash-safe)
   --no-direct-io   copy with GNU cp only (default: direct I/O where the target takes it)
+  -h, --help       this text
 exit codes: 0 ok, 1 some files failed, 2 usage error, 3 another pass holds the lock, 4 SOURCE or TARGET unavailable`;
 
 export interface Options {
@@ -49,85 +51,37 @@ export interface IO {
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 }
 
-class UsageError extends Error {}
-
 function cpuCount(): number {
   const o = os as { availableParallelism?: () => number };
   return Math.max(1, o.availableParallelism ? o.availableParallelism() : os.cpus().length || 1);
 }
 
-export function parseArgs(argv: string[]): Options | "help" {
-  const pos: string[] = [];
-  const o: Options = { source: "", target: "", dryRun: false, concurrency: cpuCount(), json: false, requireMount: false, fsync: true, directIo: true };
-  let onlyPos = false;
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    if (onlyPos || !a.startsWith("--") ) {
-      if (!onlyPos && a.startsWith("-") && a !== "-") throw new UsageError(`unknown option ${a}`);
-      pos.push(a);
-      continue;
-    }
-    if (a === "--") {
-      onlyPos = true;
-      continue;
-    }
-    let val: string | undefined;
-    const eq = a.indexOf("=");
-    if (eq > 0) {
-      val = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    const takeValue = () => {
-      if (val !== undefined) return val;
-      if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value`);
-      return argv[++i];
-    };
-    const flag = () => {
-      if (val !== undefined) throw new UsageError(`${a} takes no value`);
-    };
-    switch (a) {
-      case "--help":
-        return "help";
-      case "--dry-run":
-        flag();
-        o.dryRun = true;
-        break;
-      case "--json":
-        flag();
-        o.json = true;
-        break;
-      case "--require-mount":
-        flag();
-        o.requireMount = true;
-        break;
-      case "--no-direct-io":
-        flag();
-        o.directIo = false;
-        break;
-      case "--no-fsync":
-        flag();
-        o.fsync = false;
-        break;
-      case "--concurrency": {
-        const v = takeValue();
-        if (!/^[0-9]+$/.test(v) || +v < 1 || +v > 256) throw new UsageError(`--concurrency must be an integer from 1 to 256, not "${v}"`);
-        o.concurrency = +v;
-        break;
-      }
-      case "--state": {
-        const v = takeValue();
-        if (v === "") throw new UsageError("--state needs a file name");
-        o.state = path.resolve(v);
-        break;
-      }
-      default:
-        throw new UsageError(`unknown option ${a}`);
-    }
+// The flags as every glustermesh command takes them (cli/args.ts); messages start glustermesh-sync.
+const SPEC: CommandSpec = {
+  name: "sync",
+  prefix: "glustermesh-sync",
+  usage: USAGE,
+  values: { concurrency: "N", state: "FILE" },
+  switches: ["dry-run", "json", "require-mount", "no-fsync", "no-direct-io"],
+  positional: ["SOURCE", "TARGET"],
+};
+
+/** The options, or "help"; throws UsageError. */
+export function parseOptions(argv: string[]): Options | "help" {
+  const args = parseArgs(argv, SPEC);
+  if (args === "help") return "help";
+  const has = (s: string) => args.switches.has(s);
+  const o: Options = { source: "", target: "", dryRun: has("dry-run"), concurrency: cpuCount(), json: has("json"), requireMount: has("require-mount"), fsync: !has("no-fsync"), directIo: !has("no-direct-io") };
+  const c = args.values.concurrency;
+  if (c !== undefined) {
+    if (!/^[0-9]+$/.test(c) || +c < 1 || +c > 256) throw new UsageError(`--concurrency must be an integer from 1 to 256, not "${c}"`);
+    o.concurrency = +c;
   }
-  if (pos.length !== 2) throw new UsageError(pos.length < 2 ? "SOURCE and TARGET are required" : `unexpected argument "${pos[2]}"`);
-  if (pos[0] === "" || pos[1] === "") throw new UsageError("SOURCE and TARGET must not be empty");
-  o.source = path.resolve(pos[0]);
-  o.target = path.resolve(pos[1]);
+  if (args.values.state !== undefined) o.state = path.resolve(args.values.state);
+  const [source, target] = args.positional;
+  if (source === "" || target === "") throw new UsageError("SOURCE and TARGET must not be empty");
+  o.source = path.resolve(source);
+  o.target = path.resolve(target);
   const inside = (a: string, b: string) => a === b || a.startsWith(b.endsWith("/") ? b : b + "/");
   if (inside(o.target, o.source) || inside(o.source, o.target)) throw new UsageError("SOURCE and TARGET must not contain each other");
   return o;
@@ -182,17 +136,12 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
   mark("main");
   let o: Options;
   try {
-    const r = parseArgs(argv);
-    if (r === "help") {
-      io.stdout.write(USAGE + "\n");
-      return EXIT.OK;
-    }
+    const r = parseOptions(argv);
+    if (r === "help") return printHelp(SPEC, io);
     o = r;
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    err(e.message);
-    io.stderr.write(USAGE + "\n");
-    return EXIT.USAGE;
+    return printUsageError(SPEC, e.message, io);
   }
 
   // SOURCE must be a readable directory. TARGET is not touched until there is work to do.

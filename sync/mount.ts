@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-function unescapeMount(s: string): string {
+/** A path as /proc/mounts and mountinfo print it, octal escapes (`\\040` for a space) decoded. */
+export function unescapeMount(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 

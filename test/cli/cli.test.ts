@@ -47,11 +47,66 @@ test("validate: a broken inventory lists every problem located, exits 1, no stac
 });
 
 test("bad usage exits 2 with the usage text", () => {
-  for (const args of [["frobnicate"], ["render", "--stack", "padelford"], ["validate", "--nope"], ["render", "--stack", "nowhere", "--out", "/tmp/x"]]) {
-    const r = run(args);
+  for (const [args, usage] of [
+    [["frobnicate"], "COMMAND"],
+    [[], "COMMAND"],
+    [["render", "--stack", "padelford"], "render"],
+    [["validate", "--nope"], "validate"],
+    [["render", "--stack", "nowhere", "--out", "/tmp/x"], "render"],
+  ] as const) {
+    const r = run([...args]);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
-    assert.match(r.stderr, /usage: glustermesh COMMAND/);
+    assert.match(r.stderr, new RegExp(`usage: glustermesh ${usage}`));
+    assert.equal(r.stdout, "");
   }
+});
+
+// One convention for every subcommand (cli/args.ts): usage errors exit 2 with the command's
+// usage on stderr; a one-value flag given twice is an error; --help and -h print it on stdout.
+test("every subcommand: usage errors exit 2 with its usage on stderr, --help and -h exit 0 with it on stdout", () => {
+  const commands: Record<string, { ok: string[]; once: string }> = {
+    validate: { ok: [], once: "--inventory" },
+    render: { ok: ["--stack", "padelford", "--out", "/nonexistent/x"], once: "--inventory" },
+    plan: { ok: ["--stack", "padelford"], once: "--base" },
+    drift: { ok: ["--stack", "padelford"], once: "--timeout" },
+    sync: { ok: ["/nonexistent/a", "/nonexistent/b"], once: "--concurrency" },
+  };
+  for (const [cmd, { ok, once }] of Object.entries(commands)) {
+    const usage = new RegExp(`^usage: glustermesh ${cmd}\\b`, "m");
+    for (const help of [["--help"], ["-h"], [...ok, "--help"]]) {
+      const r = run([cmd, ...help]);
+      assert.equal(r.code, 0, `${cmd} ${help.join(" ")}: ${r.stderr}`);
+      assert.match(r.stdout, usage);
+      assert.equal(r.stderr, "");
+    }
+    const helpCmd = run(["help", cmd]);
+    assert.equal(helpCmd.code, 0);
+    assert.match(helpCmd.stdout, usage);
+    for (const bad of [
+      [...ok, "--no-such-flag"],
+      [...ok, "-x"],
+      [...ok, once],
+      [...ok, once, "1", once, "2"],
+      [...ok, "extra-argument", "another"],
+      ...(ok.length ? [[ok[ok.length - 1]], []] : []),
+    ]) {
+      const r = run([cmd, ...bad]);
+      assert.equal(r.code, 2, `${cmd} ${bad.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, usage, `${cmd} ${bad.join(" ")}`);
+      assert.match(r.stderr, /^glustermesh(-sync| \w+): \S/, `${cmd} ${bad.join(" ")}`);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+      if (bad.filter((a) => a === once).length === 2) assert.match(r.stderr, new RegExp(`${once} given twice \\(1 and 2\\)`));
+    }
+  }
+});
+
+test("drift's documented repeatable flags may be given twice; a bad value exits 2", () => {
+  const r = run(["drift", "--stack", "nowhere", "--address", "a=1", "--address", "b=2", "--ssh-option", "A=1", "--ssh-option", "B=2"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^glustermesh drift: no data center "nowhere" in the inventory/);
+  const t = run(["drift", "--stack", "padelford", "--timeout", "soon"]);
+  assert.equal(t.code, 2);
+  assert.match(t.stderr, /--timeout must be a number of seconds above 0 \(got soon\)/);
 });
 
 test("render writes every script and file per node, files identical to what the scripts write", () => {
@@ -59,7 +114,7 @@ test("render writes every script and file per node, files identical to what the 
   try {
     const r = run(["render", "--stack", "padelford", "--out", out]);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(fs.readdirSync(out).sort(), ["cloud1", "cloud2", "cloud3", "cloud4", "cloud5", "cloud6", "cloud7"]);
+    assert.deepEqual(fs.readdirSync(out).sort(), [".glustermesh-render", "cloud1", "cloud2", "cloud3", "cloud4", "cloud5", "cloud6", "cloud7"]);
     const scripts = fs.readdirSync(path.join(out, "cloud3", "scripts"));
     assert.ok(scripts.some((s) => /-mesh-cloud3-config\.sh$/.test(s)), scripts.join(" "));
     const conf = fs.readFileSync(path.join(out, "cloud3", "files", "etc", "tinc", "glustermesh", "tinc.conf"), "utf8");
@@ -81,7 +136,7 @@ test("render of a gce data center: each brick disk's script first on its node, f
   try {
     const r = run(["render", "--stack", "gce-central-1", "--out", out]);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(fs.readdirSync(out).sort(), ["gcecentral1", "gcecentral2", "gcecentral3", "gcecentral4"]);
+    assert.deepEqual(fs.readdirSync(out).sort(), [".glustermesh-render", "gcecentral1", "gcecentral2", "gcecentral3", "gcecentral4"]);
     for (const [node, set] of [["gcecentral1", 1], ["gcecentral2", 1], ["gcecentral3", 2], ["gcecentral4", 2]] as const) {
       const scripts = fs.readdirSync(path.join(out, node, "scripts")).sort();
       assert.equal(scripts[0], `01-disk-${node}-projects-set${set}.sh`, scripts.join(" "));

@@ -189,7 +189,7 @@ test("glusterd's drop-in or its wait-for-the-mesh script missing or edited; the 
   assert.match(lines(gone)[0], /^laba2 \| file \/etc\/systemd\/system\/glusterd\.service\.d\/glustermesh\.conf \| /);
   const timer = check((m, a1, a2) => (a2["unit:glustermesh-brick-check.timer"] = { stdout: "enabled=disabled\nactive=inactive\n" }));
   assert.deepEqual(lines(timer), ["laba2 | unit glustermesh-brick-check.timer | enabled | disabled", "laba2 | unit glustermesh-brick-check.timer | active | inactive"]);
-  const edited = check((m, a1) => (a1[`file:${GLUSTERD_MESH_WAIT}`] = { stdout: a1[`file:${GLUSTERD_MESH_WAIT}`]!.stdout.replace("SECONDS + 20", "SECONDS + 0") }));
+  const edited = check((m, a1) => (a1[`file:${GLUSTERD_MESH_WAIT}`] = { stdout: a1[`file:${GLUSTERD_MESH_WAIT}`]!.stdout.replace("readonly WAIT_SECONDS=20\n", "readonly WAIT_SECONDS=0\n") }));
   assert.equal(lines(edited).length, 1);
   assert.match(lines(edited)[0], /^laba1 \| file \/usr\/local\/lib\/glustermesh\/glusterd-wait-for-mesh \| /);
 });
@@ -468,11 +468,11 @@ test("the live script runs under bash and reports every section it promises (her
   assert.notEqual(exitCode(r), 0);
 });
 
-test("bad arguments: exit 1 with usage, no stack trace", async () => {
-  for (const argv of [[], ["--stack"], ["--stack", "laba", "--bogus"], ["--stack", "nowhere", "--inventory", inventoryDir()], ["--stack", "laba", "--timeout", "x"], ["--stack", "laba", "--address", "bad"]]) {
+test("bad arguments: exit 2 with usage, no stack trace", async () => {
+  for (const argv of [[], ["--stack"], ["--stack", "laba", "--bogus"], ["--stack", "nowhere", "--inventory", inventoryDir()], ["--stack", "laba", "--timeout", "x"], ["--stack", "laba", "--address", "bad"], ["--stack", "laba", "--stack", "labb"]]) {
     const r = await run(argv);
-    assert.equal(r.code, 1, JSON.stringify(argv));
-    assert.match(r.stderr, /glustermesh drift: /);
+    assert.equal(r.code, 2, JSON.stringify(argv));
+    assert.match(r.stderr, /^glustermesh drift: .*\nusage: glustermesh drift /);
     assert.doesNotMatch(r.stderr, /\n\s+at .*:\d+:\d+/);
   }
 });

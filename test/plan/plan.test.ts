@@ -222,8 +222,13 @@ test("end to end: planCommand reads the base from git and the working tree", asy
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /laba\.yaml:\d+:\d+: YAML syntax/);
   const usage = await runCommand("plan", ["--bogus"]);
-  assert.equal(usage.code, 1);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /^glustermesh plan: unknown option --bogus\nusage: glustermesh plan /);
   assert.doesNotMatch(usage.stderr, /\n\s+at /);
+  fs.writeFileSync(path.join(inv, "laba.yaml"), baseTexts()["laba.yaml"]);
+  const unknown = await runCommand("plan", ["--stack", "nowhere", "--inventory", inv]);
+  assert.equal(unknown.code, 2, unknown.stderr);
+  assert.match(unknown.stderr, /^glustermesh plan: no data center "nowhere" in the inventory \(known: laba, labb, labc\)\nusage: glustermesh plan /);
   fs.rmSync(repo, { recursive: true, force: true });
 });
 

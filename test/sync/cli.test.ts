@@ -11,15 +11,17 @@ import { bundle, run, tmpdir, write } from "./helpers";
 
 test("bad arguments give a clear usage error and exit 2", async () => {
   const d = tmpdir("args");
-  for (const args of [[], [d], [d, `${d}/t`, "extra"], [d, `${d}/t`, "--bogus"], [d, `${d}/t`, "-x"], [d, `${d}/t`, "--concurrency"], [d, `${d}/t`, "--concurrency", "0"], [d, `${d}/t`, "--concurrency=abc"], [d, `${d}/t`, "--json=yes"], [d, `${d}/sub`], [d, d]]) {
+  for (const args of [[], [d], [d, `${d}/t`, "extra"], [d, `${d}/t`, "--bogus"], [d, `${d}/t`, "-x"], [d, `${d}/t`, "--concurrency"], [d, `${d}/t`, "--concurrency", "0"], [d, `${d}/t`, "--concurrency=abc"], [d, `${d}/t`, "--json=yes"], [d, `${d}/sub`], [d, d], [d, `${d}/t`, "--state", "a", "--state", "b"]]) {
     const r = await run(args);
     assert.equal(r.code, 2, `${JSON.stringify(args)}: ${r.stderr}`);
     assert.match(r.stderr, /^glustermesh-sync: .+\nusage: glustermesh sync SOURCE TARGET/, JSON.stringify(args));
     assert.doesNotMatch(r.stderr, /\n\s+at /); // no stack trace
   }
-  const h = await run(["--help"]);
-  assert.equal(h.code, 0);
-  assert.match(h.stdout, /^usage:/);
+  for (const help of [["--help"], ["-h"], [d, "--help"]]) {
+    const h = await run(help);
+    assert.equal(h.code, 0);
+    assert.match(h.stdout, /^usage:/);
+  }
 });
 
 test("isMountPoint reads mountinfo (octal escapes included)", () => {
@@ -47,7 +49,7 @@ test("the esbuild bundle uses only node built-ins and syncs when run with node",
   assert.equal(sum.copied, 1);
   assert.equal(sum.failed, 0);
   assert.equal(fs.readFileSync(`${d}/tgt/p/0.img`, "utf8"), "image");
-  const bad = spawnSync(process.execPath, [b, "--concurrency", "x"], { encoding: "utf8" });
+  const bad = spawnSync(process.execPath, [b, `${d}/src`, `${d}/tgt`, "--concurrency", "x"], { encoding: "utf8" });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--concurrency must be an integer/);
 });

@@ -4,7 +4,7 @@
 import type { Brick, ReplicaSet, Volume } from "../model/model";
 import { VIRT_GROUP, VIRT_GROUP_FILE } from "../model/options";
 import { sandbox } from "./sandbox";
-import { enableAndStart, hostFile, putFile, script, shq, withHeader } from "./shell";
+import { dataHeader, enableAndStart, hostFile, putFile, script, shq, withHeader } from "./shell";
 import { FIREWALL_UNIT, UNIT_DIR } from "./units";
 
 const GLUSTER = "gluster --mode=script";
@@ -421,13 +421,6 @@ export function virtGroupFile(): string {
 
 export const GROUP_DIR = "/var/lib/glusterd/groups";
 
-/** A bash array of key value pairs, each word quoted: data, never code (no heredoc). */
-function optionPairs(name: string, options: Array<[string, string]>): string {
-  const words = options.map(([k, val]) => `${shq(k)} ${shq(val)}`).join(" ");
-  // shellcheck takes a comma in a word for a mistaken separator; here it is the value's own
-  return `${words.includes(",") ? "# shellcheck disable=SC2054\n" : ""}${name}=(${words})`;
-}
-
 /** On the lead: the group file, then every option that differs from what gluster reports. */
 export function volumeOptionsScript(v: Volume): string {
   const groupKeys = new Set<string>(VIRT_GROUP.map(([k]) => k));
@@ -437,13 +430,13 @@ export function volumeOptionsScript(v: Volume): string {
     `${READERS}
 ${v.virtGroup ? putFile(`${GROUP_DIR}/${VIRT_GROUP_FILE}`, "644", virtGroupFile()) : ""}
 differs() { [[ $(option_value ${shq(v.name)} "$1") != "$2" ]]; }
-${optionPairs("options", v.options)}
+${dataHeader({ OPTIONS: v.options.flat() })}
 ${
   v.virtGroup
-    ? `${optionPairs("group", group)}
+    ? `${dataHeader({ GROUP: group.flat() })}
 group_differs=0
-for ((i = 0; i < \${#group[@]}; i += 2)); do
-  if differs "\${group[i]}" "\${group[i + 1]}"; then group_differs=1; fi
+for ((i = 0; i < \${#GROUP[@]}; i += 2)); do
+  if differs "\${GROUP[i]}" "\${GROUP[i + 1]}"; then group_differs=1; fi
 done
 if (( group_differs )); then
   ${GLUSTER} volume set ${shq(v.name)} group ${VIRT_GROUP_FILE} >/dev/null
@@ -453,8 +446,8 @@ fi`
 }
 # every option that differs, set in one gluster command (one volfile change for the clients)
 pending=()
-for ((i = 0; i < \${#options[@]}; i += 2)); do
-  if differs "\${options[i]}" "\${options[i + 1]}"; then pending+=("\${options[i]}" "\${options[i + 1]}"); fi
+for ((i = 0; i < \${#OPTIONS[@]}; i += 2)); do
+  if differs "\${OPTIONS[i]}" "\${OPTIONS[i + 1]}"; then pending+=("\${OPTIONS[i]}" "\${OPTIONS[i + 1]}"); fi
 done
 if (( \${#pending[@]} > 0 )); then
   ${GLUSTER} volume set ${shq(v.name)} "\${pending[@]}" >/dev/null

@@ -234,7 +234,7 @@ test("auth.allow is exactly the tinc addresses of the volume's users (its mounte
       assert.deepEqual(v.authAllow.split(","), expected, `${label} ${v.dc}/${v.name}`);
       assert.deepEqual(v.options.find(([k]) => k === "auth.allow"), ["auth.allow", v.authAllow]);
       const script = scriptOf(dcSteps(m, v.dc).find((s) => s.name === `${v.dc}/${v.name}/options`)!, fakeFacts(m))!;
-      const options = /^options=\((.*)\)$/m.exec(script)?.[1] ?? "";
+      const options = /^readonly -a OPTIONS=\((.*)\)$/m.exec(script)?.[1] ?? "";
       assert.ok(` ${options} `.includes(` auth.allow ${v.authAllow} `), `${label} ${v.dc}: the options script sets auth.allow`);
       assert.ok(` ${options} `.includes(" nfs.disable on "));
     }
